@@ -1,0 +1,43 @@
+/**
+ * @file Eager evaluation: the bottom of the trace stack. Each primitive is lowered to kernels and run
+ * on the native CPU path immediately.
+ */
+
+import { ConcreteArray } from '../core/concrete';
+import { allocate, TypedArray } from '../core/dtype';
+import { installEvalTrace, Trace, Value } from '../core/trace';
+import { primitiveDef } from '../primitives';
+import { Params, Prim } from '../primitives/types';
+import { encodeProgram } from './encode';
+import { native } from './native';
+
+export function executeEager<P extends Prim>(prim: P, args: ConcreteArray[], params: Params[P]): ConcreteArray[] {
+  const def = primitiveDef(prim);
+  const inAvals = args.map((a) => a.aval);
+  const outAvals = def.abstractEval(inAvals, params);
+  const { kernels, temps } = def.lower(inAvals, outAvals, params);
+  const n = args.length;
+  const bufs: (TypedArray | undefined)[] = args.map((a) => a.buffer);
+  for (const k of kernels) if (k.kind === 'alias') bufs[k.output] = bufs[k.input];
+  outAvals.forEach((a, i) => (bufs[n + i] ??= allocate(a.dtype, a.size)));
+  temps.forEach((a, i) => (bufs[n + outAvals.length + i] = allocate(a.dtype, a.size)));
+  if (kernels.some((k) => k.kind !== 'alias')) {
+    const { code, consts } = encodeProgram(kernels);
+    native().run(code, consts, bufs as TypedArray[]);
+  }
+  return outAvals.map((a, i) => new ConcreteArray(a, bufs[n + i] as TypedArray));
+}
+
+class EvalTrace extends Trace {
+  pure(x: Value): Value {
+    return x;
+  }
+  lift(x: Value): Value {
+    return x;
+  }
+  processPrimitive<P extends Prim>(prim: P, args: Value[], params: Params[P]): Value[] {
+    return executeEager(prim, args as ConcreteArray[], params);
+  }
+}
+
+installEvalTrace(EvalTrace);

@@ -1,0 +1,39 @@
+/** @file Loads the native addon and checks that its scalar-op table matches ours (the name is the contract). */
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { TypedArray } from '../core/dtype';
+import { SCALAR_OPS } from '../compiler/kernel';
+
+export interface NativeAddon {
+  run(code: Int32Array, consts: Float64Array, bufs: TypedArray[]): void;
+  scalarOps(): string[];
+  abiVersion: number;
+}
+
+function packageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    const pkg = path.join(dir, 'package.json');
+    if (fs.existsSync(pkg) && JSON.parse(fs.readFileSync(pkg, 'utf8')).name === 'metalgrad') return dir;
+    const up = path.dirname(dir);
+    if (up === dir) throw new Error(`metalgrad: cannot find the package root above ${__dirname}`);
+    dir = up;
+  }
+}
+
+function load(): NativeAddon {
+  const file = path.join(packageRoot(), 'build', 'Release', 'metalgrad.node');
+  if (!fs.existsSync(file)) throw new Error(`metalgrad: the native addon ${file} is missing; build it with \`npm install\` (or \`npx node-gyp rebuild\`)`);
+  const addon = require(file) as NativeAddon;
+  const names = addon.scalarOps();
+  if (addon.abiVersion !== 1 || names.length !== SCALAR_OPS.length || names.some((n, i) => n !== SCALAR_OPS[i])) {
+    throw new Error(`metalgrad: the native addon's scalar ops [${names.join(', ')}] (ABI ${addon.abiVersion}) do not match lib/compiler/kernel.ts; rebuild the addon`);
+  }
+  return addon;
+}
+
+let addon: NativeAddon | undefined;
+export function native(): NativeAddon {
+  return (addon ??= load());
+}

@@ -1,0 +1,29 @@
+/** @file Common-subexpression elimination: equal equations (primitive, params, inputs) are computed once. */
+
+import { Atom, Eqn, Jaxpr, Literal, Var } from '../ir/jaxpr';
+
+export function cse(jaxpr: Jaxpr): Jaxpr {
+  const ids = new Map<Var, number>();
+  const idOf = (v: Var): number => {
+    let id = ids.get(v);
+    if (id === undefined) ids.set(v, (id = ids.size));
+    return id;
+  };
+  const subst = new Map<Var, Var>();
+  const resolve = (a: Atom): Atom => (a instanceof Var ? subst.get(a) ?? a : a);
+  const key = (a: Atom): string => (a instanceof Literal ? `${a.aval}:${a.value.item()}` : `v${idOf(a)}`);
+  const seen = new Map<string, Var[]>();
+  const eqns: Eqn[] = [];
+  for (const e of jaxpr.eqns) {
+    const inputs = e.inputs.map(resolve);
+    const k = `${e.prim}|${JSON.stringify(e.params)}|${inputs.map(key).join(',')}`;
+    const prev = seen.get(k);
+    if (prev) {
+      e.outs.forEach((v, i) => subst.set(v, prev[i]));
+      continue;
+    }
+    seen.set(k, e.outs);
+    eqns.push({ ...e, inputs });
+  }
+  return new Jaxpr(jaxpr.constvars, jaxpr.inBinders, eqns, jaxpr.outs.map(resolve));
+}

@@ -1,0 +1,145 @@
+/**
+ * @file Kernel IR: what a primitive (and later a fused group) lowers to, independent of the backend.
+ * A kernel names its operands by index (`arg`); the plan maps those indices to buffers.
+ */
+
+import { DType } from '../core/dtype';
+
+/** Scalar ops in the native ABI's opcode order (native/cpu/ops.h and native/ABI.md). */
+export const SCALAR_OPS = [
+  'copy', 'const', 'convert', 'neg', 'exp', 'log', 'log1p', 'expm1', 'sin', 'cos', 'tanh', 'sqrt',
+  'abs', 'sign', 'erf', 'floor', 'ceil', 'add', 'sub', 'mul', 'div', 'pow', 'max', 'min',
+  'lt', 'le', 'gt', 'ge', 'eq', 'ne', 'and', 'or', 'not', 'select',
+] as const;
+export type ScalarOp = (typeof SCALAR_OPS)[number];
+
+/** A strided window into operand `arg` (element units). */
+export interface View {
+  arg: number;
+  offset: number;
+  strides: number[];
+}
+
+/** `dst = op(a, b, c)` computed in dtype `kind`; for `const`, `a` indexes the kernel's `consts`. */
+export interface Instr {
+  op: ScalarOp;
+  kind: DType;
+  dst: number;
+  a: number;
+  b: number;
+  c: number;
+}
+
+export interface ElementwiseKernel {
+  kind: 'elementwise';
+  shape: number[];
+  /** Input i is loaded into register i. */
+  inputs: { dtype: DType; view: View }[];
+  outputs: { dtype: DType; view: View; reg: number }[];
+  nregs: number;
+  instrs: Instr[];
+  consts: number[];
+}
+
+export interface ReduceKernel {
+  kind: 'reduce';
+  op: 'sum' | 'prod' | 'max' | 'min';
+  dtype: DType;
+  shape: number[];
+  input: View;
+  axes: number[];
+  output: { arg: number; offset: number };
+}
+
+export interface ArgReduceKernel {
+  kind: 'argreduce';
+  op: 'argmax' | 'argmin';
+  dtype: DType;
+  shape: number[];
+  input: View;
+  axis: number;
+  output: { arg: number; offset: number };
+}
+
+/** Batched C[b] = A[b] @ B[b]; strides are [batch, row, col] of each matrix. */
+export interface MatmulKernel {
+  kind: 'matmul';
+  dtype: DType;
+  batch: number;
+  m: number;
+  n: number;
+  k: number;
+  a: View;
+  b: View;
+  c: View;
+}
+
+/** The output shares the input's buffer (a reshape of a contiguous array). */
+export interface AliasKernel {
+  kind: 'alias';
+  input: number;
+  output: number;
+}
+
+export type Kernel = ElementwiseKernel | ReduceKernel | ArgReduceKernel | MatmulKernel | AliasKernel;
+
+/** The arg indices a kernel reads and writes. */
+export function kernelArgs(k: Kernel): { reads: number[]; writes: number[] } {
+  switch (k.kind) {
+    case 'elementwise':
+      return { reads: k.inputs.map((i) => i.view.arg), writes: k.outputs.map((o) => o.view.arg) };
+    case 'reduce':
+    case 'argreduce':
+      return { reads: [k.input.arg], writes: [k.output.arg] };
+    case 'matmul':
+      return { reads: [k.a.arg, k.b.arg], writes: [k.c.arg] };
+    case 'alias':
+      return { reads: [k.input], writes: [k.output] };
+  }
+}
+
+/** Returns a copy of `k` with every arg index mapped through `f`. */
+export function remapKernel(k: Kernel, f: (arg: number) => number): Kernel {
+  const v = (x: View): View => ({ ...x, arg: f(x.arg) });
+  switch (k.kind) {
+    case 'elementwise':
+      return {
+        ...k,
+        inputs: k.inputs.map((i) => ({ ...i, view: v(i.view) })),
+        outputs: k.outputs.map((o) => ({ ...o, view: v(o.view) })),
+      };
+    case 'reduce':
+    case 'argreduce':
+      return { ...k, input: v(k.input), output: { ...k.output, arg: f(k.output.arg) } } as Kernel;
+    case 'matmul':
+      return { ...k, a: v(k.a), b: v(k.b), c: v(k.c) };
+    case 'alias':
+      return { ...k, input: f(k.input), output: f(k.output) };
+  }
+}
+
+/** out[view] = in[view] over `shape` (transposes, broadcasts, slices and pads are strided copies). */
+export function copyKernel(shape: number[], dtype: DType, input: View, output: View): ElementwiseKernel {
+  return {
+    kind: 'elementwise',
+    shape,
+    inputs: [{ dtype, view: input }],
+    outputs: [{ dtype, view: output, reg: 1 }],
+    nregs: 2,
+    instrs: [{ op: 'copy', kind: dtype, dst: 1, a: 0, b: -1, c: -1 }],
+    consts: [],
+  };
+}
+
+/** out[view] = value over `shape`. */
+export function fillKernel(shape: number[], dtype: DType, value: number, output: View): ElementwiseKernel {
+  return {
+    kind: 'elementwise',
+    shape,
+    inputs: [],
+    outputs: [{ dtype, view: output, reg: 0 }],
+    nregs: 1,
+    instrs: [{ op: 'const', kind: dtype, dst: 0, a: 0, b: -1, c: -1 }],
+    consts: [value],
+  };
+}

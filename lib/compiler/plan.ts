@@ -1,0 +1,164 @@
+/**
+ * @file Lowers an optimised jaxpr to an execution plan: one kernel list over numbered buffers, with
+ * intermediates assigned to a reusable pool by liveness. A call then fills in the inputs and fresh
+ * output buffers and runs the whole plan in one native call.
+ */
+
+import { ShapedArray } from '../core/aval';
+import { ConcreteArray } from '../core/concrete';
+import { allocate, TypedArray } from '../core/dtype';
+import { Atom, ClosedJaxpr, Literal, Var } from '../ir/jaxpr';
+import { encodeProgram } from '../backend/encode';
+import { native } from '../backend/native';
+import { primitiveDef } from '../primitives';
+import { Kernel, kernelArgs, remapKernel } from './kernel';
+
+/** A kernel of the plan as shown by `lower().kernels`. */
+export interface KernelInfo {
+  name: string;
+  ops: string[];
+  inputs: number;
+  outputs: number;
+}
+
+type Source = { kind: 'input'; index: number } | { kind: 'const'; buffer: TypedArray } | { kind: 'computed' };
+
+interface ValueInfo {
+  aval: ShapedArray;
+  source: Source;
+}
+
+export class Plan {
+  private readonly bufs: TypedArray[];
+  private readonly outSlots: number[] = [];
+  private readonly inputSlots: number[];
+
+  private constructor(
+    private readonly code: Int32Array,
+    private readonly consts: Float64Array,
+    fixed: TypedArray[],
+    inputSlots: number[],
+    private readonly outputs: { slot: number; aval: ShapedArray; fresh: boolean }[],
+    readonly kernels: KernelInfo[],
+  ) {
+    this.bufs = fixed;
+    this.inputSlots = inputSlots;
+    for (const o of outputs) if (o.fresh && !this.outSlots.includes(o.slot)) this.outSlots.push(o.slot);
+  }
+
+  run(inputs: ConcreteArray[]): ConcreteArray[] {
+    const bufs = this.bufs;
+    for (let i = 0; i < inputs.length; i++) bufs[this.inputSlots[i]] = inputs[i].buffer;
+    for (const o of this.outputs) if (o.fresh) bufs[o.slot] = allocate(o.aval.dtype, o.aval.size);
+    if (this.code[2] > 0) native().run(this.code, this.consts, bufs);
+    const outs = this.outputs.map((o) => new ConcreteArray(o.aval, bufs[o.slot]));
+    // Drop references to caller data so the plan does not keep it alive.
+    for (const s of this.inputSlots) bufs[s] = EMPTY;
+    for (const s of this.outSlots) bufs[s] = EMPTY;
+    return outs;
+  }
+
+  static build(closed: ClosedJaxpr): Plan {
+    const { jaxpr, consts } = closed;
+    const values: ValueInfo[] = [];
+    const root: number[] = [];
+    const newValue = (aval: ShapedArray, source: Source): number => {
+      values.push({ aval, source });
+      root.push(values.length - 1);
+      return values.length - 1;
+    };
+    const ids = new Map<Var, number>();
+    jaxpr.inBinders.forEach((v, i) => ids.set(v, newValue(v.aval, { kind: 'input', index: i })));
+    jaxpr.constvars.forEach((v, i) => {
+      const c = consts[i];
+      if (!(c instanceof ConcreteArray)) throw new Error('jit: internal error: a constant of the staged function is not a concrete array');
+      ids.set(v, newValue(v.aval, { kind: 'const', buffer: c.buffer }));
+    });
+    const literals = new Map<string, number>();
+    const idOf = (a: Atom): number => {
+      if (!(a instanceof Literal)) return ids.get(a) as number;
+      const key = `${a.aval}:${a.value.item()}`;
+      let id = literals.get(key);
+      if (id === undefined) literals.set(key, (id = newValue(a.aval, { kind: 'const', buffer: a.value.buffer })));
+      return id;
+    };
+
+    // Lower every equation, naming kernel operands by value id.
+    const kernels: Kernel[] = [];
+    const info: KernelInfo[] = [];
+    for (const eqn of jaxpr.eqns) {
+      const inIds = eqn.inputs.map(idOf);
+      const outIds = eqn.outs.map((v) => {
+        const id = newValue(v.aval, { kind: 'computed' });
+        ids.set(v, id);
+        return id;
+      });
+      const def = primitiveDef(eqn.prim);
+      const lowering = def.lower(eqn.inputs.map((a) => a.aval), eqn.outs.map((v) => v.aval), eqn.params as never);
+      const tempIds = lowering.temps.map((a) => newValue(a, { kind: 'computed' }));
+      const local = [...inIds, ...outIds, ...tempIds];
+      for (const k of lowering.kernels) {
+        if (k.kind === 'alias') {
+          root[local[k.output]] = root[local[k.input]];
+          continue;
+        }
+        kernels.push(remapKernel(k, (arg) => local[arg]));
+        info.push({ name: `${eqn.prim}_${info.length}`, ops: [eqn.prim], inputs: kernelArgs(k).reads.length, outputs: kernelArgs(k).writes.length });
+      }
+    }
+    const rootOf = (id: number): number => {
+      while (root[id] !== id) id = root[id];
+      return id;
+    };
+
+    // Buffer slots: inputs, constants, pooled intermediates, then per-call outputs.
+    const slotOf = new Map<number, number>();
+    const fixed: TypedArray[] = [];
+    const addSlot = (buf: TypedArray): number => fixed.push(buf) - 1;
+    const inputSlots = jaxpr.inBinders.map((v) => {
+      const s = addSlot(EMPTY);
+      slotOf.set(ids.get(v) as number, s);
+      return s;
+    });
+    values.forEach((v, id) => {
+      if (v.source.kind === 'const') slotOf.set(id, addSlot(v.source.buffer));
+    });
+    const outputRoots = new Set(jaxpr.outs.map((o) => rootOf(idOf(o))));
+
+    // Liveness of computed roots over the kernel sequence, then first-fit reuse by (dtype, size).
+    const lastUse = new Map<number, number>();
+    kernels.forEach((k, i) => {
+      const { reads, writes } = kernelArgs(k);
+      for (const a of [...reads, ...writes]) lastUse.set(rootOf(a), i);
+    });
+    const free = new Map<string, number[]>();
+    const poolKey = (a: ShapedArray): string => `${a.dtype}:${a.size}`;
+    const releaseAt = new Map<number, number[]>();
+    for (const [r, i] of lastUse) releaseAt.set(i, [...(releaseAt.get(i) ?? []), r]);
+    kernels.forEach((k, i) => {
+      for (const a of kernelArgs(k).writes) {
+        const r = rootOf(a);
+        if (slotOf.has(r) || values[r].source.kind !== 'computed' || outputRoots.has(r)) continue;
+        const key = poolKey(values[r].aval);
+        const reuse = free.get(key)?.pop();
+        slotOf.set(r, reuse ?? addSlot(allocate(values[r].aval.dtype, values[r].aval.size)));
+      }
+      for (const r of releaseAt.get(i) ?? []) {
+        if (values[r].source.kind !== 'computed' || outputRoots.has(r)) continue;
+        const key = poolKey(values[r].aval);
+        if (!free.has(key)) free.set(key, []);
+        free.get(key)!.push(slotOf.get(r) as number);
+      }
+    });
+    const outputs = jaxpr.outs.map((o) => {
+      const r = rootOf(idOf(o));
+      const fresh = values[r].source.kind === 'computed';
+      if (!slotOf.has(r)) slotOf.set(r, addSlot(fresh ? EMPTY : (values[r].source as { buffer: TypedArray }).buffer));
+      return { slot: slotOf.get(r) as number, aval: o.aval, fresh };
+    });
+    const program = encodeProgram(kernels.map((k) => remapKernel(k, (id) => slotOf.get(rootOf(id)) as number)));
+    return new Plan(program.code, program.consts, fixed, inputSlots, outputs, info);
+  }
+}
+
+const EMPTY = new Float32Array(0);

@@ -1,0 +1,99 @@
+/** @file The IR (jaxpr-like): typed variables, literals, equations, and a readable printer. */
+
+import { ShapedArray } from '../core/aval';
+import { ConcreteArray } from '../core/concrete';
+import { Value } from '../core/trace';
+import { Params, Prim } from '../primitives/types';
+
+/** A variable; identity is the object (names are given when printing). */
+export class Var {
+  constructor(readonly aval: ShapedArray) {}
+}
+
+/** A rank-0 constant embedded in an equation. */
+export class Literal {
+  constructor(readonly value: ConcreteArray) {}
+  get aval(): ShapedArray {
+    return this.value.aval;
+  }
+}
+
+export type Atom = Var | Literal;
+
+export interface Eqn<P extends Prim = Prim> {
+  prim: P;
+  inputs: Atom[];
+  params: Params[P];
+  outs: Var[];
+}
+
+/** `{ lambda constvars ; inBinders . let eqns in (outs) }`; `consts` holds the constvars' values. */
+export class Jaxpr {
+  constructor(
+    readonly constvars: Var[],
+    readonly inBinders: Var[],
+    readonly eqns: Eqn[],
+    readonly outs: Atom[],
+  ) {}
+
+  toString(): string {
+    return printJaxpr(this);
+  }
+}
+
+/** A jaxpr with the values of its constvars (which may be tracers of outer transformations). */
+export class ClosedJaxpr {
+  constructor(
+    readonly jaxpr: Jaxpr,
+    readonly consts: Value[],
+  ) {}
+  get inAvals(): ShapedArray[] {
+    return this.jaxpr.inBinders.map((v) => v.aval);
+  }
+  get outAvals(): ShapedArray[] {
+    return this.jaxpr.outs.map((v) => v.aval);
+  }
+  toString(): string {
+    return printJaxpr(this.jaxpr);
+  }
+}
+
+function varNamer(): (v: Var) => string {
+  const names = new Map<Var, string>();
+  const letters = 'abcdefghijklmnopqrstuvwxyz';
+  return (v) => {
+    let n = names.get(v);
+    if (n === undefined) {
+      let i = names.size;
+      n = '';
+      do {
+        n = letters[i % 26] + n;
+        i = Math.floor(i / 26) - 1;
+      } while (i >= 0);
+      names.set(v, n);
+    }
+    return n;
+  };
+}
+
+function formatParams(params: object): string {
+  const entries = Object.entries(params);
+  if (entries.length === 0) return '';
+  const fmt = (v: unknown): string => (globalThis.Array.isArray(v) ? `(${v.join(',')})` : String(v));
+  return `[${entries.map(([k, v]) => `${k}=${fmt(v)}`).join(' ')}]`;
+}
+
+export function printJaxpr(jaxpr: Jaxpr): string {
+  const name = varNamer();
+  const binder = (v: Var): string => `${name(v)}:${v.aval.toString()}`;
+  const atom = (a: Atom): string => (a instanceof Literal ? formatLiteral(a) : name(a));
+  const head = `{ lambda ${jaxpr.constvars.map(binder).join(' ')}${jaxpr.constvars.length ? ' ' : ''}; ${jaxpr.inBinders.map(binder).join(' ')} . let`;
+  const lines = jaxpr.eqns.map((e) => `    ${e.outs.map(binder).join(' ')} = ${e.prim}${formatParams(e.params)} ${e.inputs.map(atom).join(' ')}`);
+  return [head, ...lines, `  in ( ${jaxpr.outs.map(atom).join(' ')} ) }`].join('\n');
+}
+
+function formatLiteral(l: Literal): string {
+  const v = l.value.item();
+  const s = typeof v === 'boolean' ? String(v) : l.value.dtype === 'float32' && Number.isInteger(v) ? `${v}.0` : String(v);
+  return `${s}:${l.aval.toString()}`;
+}

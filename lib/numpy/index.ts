@@ -1,0 +1,9 @@
+/** @file The `numpy` namespace (numpy names, JAX semantics). */
+
+export * from './creation';
+export * from './math';
+export * from './reductions';
+export { var_ as var } from './reductions';
+export * from './shape';
+export * from './linalg';
+export type { ArrayLike } from './util';

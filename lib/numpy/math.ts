@@ -1,0 +1,97 @@
+/** @file numpy elementwise functions: promotion and broadcasting, then one lax primitive each. */
+
+import { NDArray } from '../core/array';
+import { DType } from '../core/dtype';
+import { Value } from '../core/trace';
+import * as lax from '../lax';
+import { asArray, broadcastAll, castAll, checkDType, prepare, resultType } from './util';
+
+type Operand = unknown;
+
+/** Arithmetic on bools is done in int32 (numpy would give bool or int; JAX mostly int32). */
+function numeric(xs: Value[]): Value[] {
+  return xs[0].dtype === 'bool' ? castAll(xs, 'int32') : xs;
+}
+
+const binary = (fn: string, op: (a: Value, b: Value) => Value, float = false) => (x: Operand, y: Operand): NDArray => {
+  const [a, b] = numeric(prepare(fn, [x, y], ['x', 'y'], float ? 'float' : undefined));
+  return op(a, b);
+};
+const unaryFloat = (fn: string, op: (a: Value) => Value) => (x: Operand): NDArray => op(prepare(fn, [x], ['x'], 'float')[0]);
+const unaryNumeric = (fn: string, op: (a: Value) => Value) => (x: Operand): NDArray => op(numeric(prepare(fn, [x], ['x']))[0]);
+const compare = (fn: string, op: (a: Value, b: Value) => Value) => (x: Operand, y: Operand): NDArray => {
+  const [a, b] = prepare(fn, [x, y], ['x', 'y']);
+  return op(a, b);
+};
+
+export const add = binary('add', lax.add);
+export const subtract = binary('subtract', lax.sub);
+export const multiply = binary('multiply', lax.mul);
+/** True division: integer operands give float32. */
+export const divide = binary('divide', lax.div, true);
+export const trueDivide = divide;
+export const power = binary('power', lax.pow);
+export const maximum = binary('maximum', lax.max);
+export const minimum = binary('minimum', lax.min);
+
+export const negative = unaryNumeric('negative', lax.neg);
+export const abs = unaryNumeric('abs', lax.abs);
+export const absolute = abs;
+export const sign = unaryNumeric('sign', lax.sign);
+export const exp = unaryFloat('exp', lax.exp);
+export const log = unaryFloat('log', lax.log);
+export const log1p = unaryFloat('log1p', lax.log1p);
+export const expm1 = unaryFloat('expm1', lax.expm1);
+export const sin = unaryFloat('sin', lax.sin);
+export const cos = unaryFloat('cos', lax.cos);
+export const tanh = unaryFloat('tanh', lax.tanh);
+export const sqrt = unaryFloat('sqrt', lax.sqrt);
+export const floor = unaryFloat('floor', lax.floor);
+export const ceil = unaryFloat('ceil', lax.ceil);
+export const square = (x: Operand): NDArray => {
+  const [a] = numeric(prepare('square', [x], ['x']));
+  return lax.mul(a, a);
+};
+export const reciprocal = (x: Operand): NDArray => divide(1, x);
+
+export const less = compare('less', lax.lt);
+export const lessEqual = compare('lessEqual', lax.le);
+export const greater = compare('greater', lax.gt);
+export const greaterEqual = compare('greaterEqual', lax.ge);
+export const equal = compare('equal', lax.eq);
+export const notEqual = compare('notEqual', lax.ne);
+
+export function logicalNot(x: Operand): NDArray {
+  return lax.not(toBool('logicalNot', x));
+}
+export function logicalAnd(x: Operand, y: Operand): NDArray {
+  return lax.and(...(prepare('logicalAnd', [toBool('logicalAnd', x), toBool('logicalAnd', y)], ['x', 'y']) as [Value, Value]));
+}
+export function logicalOr(x: Operand, y: Operand): NDArray {
+  return lax.or(...(prepare('logicalOr', [toBool('logicalOr', x), toBool('logicalOr', y)], ['x', 'y']) as [Value, Value]));
+}
+
+function toBool(fn: string, x: Operand): Value {
+  const a = asArray(fn, 'condition', x);
+  return a.dtype === 'bool' ? a : lax.ne(a, lax.scalarLike(0, a));
+}
+
+/** `np.where(condition, x, y)`: elementwise choice; the condition is truthy where non-zero. */
+export function where(condition: Operand, x: Operand, y: Operand): NDArray {
+  const c = toBool('where', condition);
+  const xs = [asArray('where', 'x', x), asArray('where', 'y', y)];
+  const [p, a, b] = broadcastAll('where', [c, ...castAll(xs, resultType(xs).dtype)]);
+  return lax.select(p, a, b);
+}
+
+/** `np.clip(x, min, max)`; either bound may be null. */
+export function clip(x: Operand, min: Operand | null = null, max: Operand | null = null): NDArray {
+  let r: NDArray = asArray('clip', 'x', x);
+  if (min !== null && min !== undefined) r = maximum(r, min);
+  if (max !== null && max !== undefined) r = minimum(r, max);
+  return r;
+}
+
+export function astype(x: Operand, dtype: DType): NDArray {
+  return lax.convert(asArray('astype', 'x', x), checkDType('astype', dtype));
+}

@@ -1,0 +1,18 @@
+/** @file The primitive table: exhaustive over `Prim`, so a primitive missing a rule fails to compile. */
+
+import { dotGeneral } from './dot';
+import { elementwiseDefs } from './elementwise';
+import { reduceDefs } from './reduce';
+import { shapeDefs } from './shape';
+import { Prim, PrimitiveDef, PrimitiveTable } from './types';
+
+export const PRIMITIVES: PrimitiveTable = {
+  ...elementwiseDefs,
+  ...reduceDefs,
+  ...shapeDefs,
+  dot_general: dotGeneral,
+};
+
+export function primitiveDef<P extends Prim>(p: P): PrimitiveDef<P> {
+  return PRIMITIVES[p] as PrimitiveDef<P>;
+}

@@ -1,0 +1,83 @@
+/**
+ * @file The primitive set and the shape of a primitive definition. Every primitive has all of its
+ * rules in one `PrimitiveDef`; the table in ./index.ts is typed as exhaustive over `Prim`.
+ */
+
+import type { ShapedArray } from '../core/aval';
+import type { DType } from '../core/dtype';
+import type { Value } from '../core/trace';
+import type { Kernel, ScalarOp } from '../compiler/kernel';
+
+type NoParams = Record<string, never>;
+
+export const UNARY_PRIMS = ['neg', 'exp', 'log', 'log1p', 'expm1', 'sin', 'cos', 'tanh', 'sqrt', 'abs', 'sign', 'erf', 'floor', 'ceil', 'not'] as const;
+export const BINARY_PRIMS = ['add', 'sub', 'mul', 'div', 'pow', 'max', 'min', 'and', 'or'] as const;
+export const COMPARE_PRIMS = ['lt', 'le', 'gt', 'ge', 'eq', 'ne'] as const;
+export type UnaryPrim = (typeof UNARY_PRIMS)[number];
+export type BinaryPrim = (typeof BINARY_PRIMS)[number];
+export type ComparePrim = (typeof COMPARE_PRIMS)[number];
+
+export interface DotDims {
+  lhsContract: number[];
+  rhsContract: number[];
+  lhsBatch: number[];
+  rhsBatch: number[];
+}
+
+/** Each primitive's parameters (plain JSON data: they key caches and CSE). */
+export type Params = { [P in UnaryPrim | BinaryPrim | ComparePrim]: NoParams } & {
+  select: NoParams;
+  convert: { dtype: DType; weakType: boolean };
+  reduce_sum: { axes: number[] };
+  reduce_max: { axes: number[] };
+  reduce_min: { axes: number[] };
+  reduce_prod: { axes: number[] };
+  argmax: { axis: number };
+  argmin: { axis: number };
+  dot_general: DotDims;
+  reshape: { shape: number[] };
+  transpose: { perm: number[] };
+  broadcast_in_dim: { shape: number[]; dims: number[] };
+  concatenate: { axis: number };
+  slice: { start: number[]; limit: number[]; strides: number[] };
+  pad: { lo: number[]; hi: number[]; interior: number[]; value: number };
+  stop_gradient: NoParams;
+};
+
+export type Prim = keyof Params;
+
+/** A tangent; `null` is a symbolic zero (no work is done for it). */
+export type Tangent = Value | null;
+/** The mapped axis of a batched value, or `null` when the value is not batched. */
+export type BDim = number | null;
+
+/** Stands for a linear input of a transpose rule: only its abstract value is known. */
+export class UndefPrimal {
+  constructor(readonly aval: ShapedArray) {}
+}
+
+export interface PrimitiveDef<P extends Prim> {
+  /** Shape and dtype rule; throws a clear error for invalid operands. */
+  abstractEval(avals: ShapedArray[], params: Params[P]): ShapedArray[];
+  /** Forward-mode rule: outputs and their tangents, given primal inputs and their tangents. */
+  jvp(primals: Value[], tangents: Tangent[], params: Params[P]): [Value[], Tangent[]];
+  /**
+   * For primitives linear in some inputs: the cotangents of the linear inputs (`UndefPrimal`s)
+   * given output cotangents (`null` = zero). `null` for primitives that are never linear.
+   */
+  transpose: ((cts: Tangent[], args: (Value | UndefPrimal)[], params: Params[P]) => Tangent[]) | null;
+  /** Batching rule: outputs and their batch axes. */
+  vmap(args: Value[], dims: BDim[], params: Params[P]): [Value[], BDim[]];
+  /** Lowering to kernels over args [inputs..., outputs..., temps...] (all contiguous buffers). */
+  lower(ins: ShapedArray[], outs: ShapedArray[], params: Params[P]): Lowering;
+  /** For elementwise primitives: the scalar op they compute (fusion and MSL use this name). */
+  scalarOp?: ScalarOp;
+}
+
+/** Kernels for one equation, plus scratch buffers they need (args after the outputs). */
+export interface Lowering {
+  kernels: Kernel[];
+  temps: ShapedArray[];
+}
+
+export type PrimitiveTable = { [P in Prim]: PrimitiveDef<P> };

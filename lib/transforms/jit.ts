@@ -1,0 +1,123 @@
+/**
+ * @file jit: traces a function once per input signature into a jaxpr, optimises it (DCE, CSE), lowers
+ * it to a plan and caches the plan. A cache hit only flattens the arguments and runs the plan.
+ * Under another transformation (or inside a traced function) jit inlines its function, which is
+ * what staging it as a sub-computation would compute.
+ */
+
+import { ShapedArray } from '../core/aval';
+import { ConcreteArray } from '../core/concrete';
+import { Tracer, isTopLevel, Value } from '../core/trace';
+import { flatten, TreeDef, unflatten } from '../core/tree';
+import { cse } from '../compiler/cse';
+import { dce } from '../compiler/dce';
+import { KernelInfo, Plan } from '../compiler/plan';
+import { ClosedJaxpr } from '../ir/jaxpr';
+import { traceToJaxpr } from '../ir/stage';
+import { checkFunction, flattenResult, leafToValue } from './common';
+
+export interface JitOptions {
+  staticArgnums?: number | number[];
+}
+
+/** What `jit(f).lower(...args)` returns: the optimised IR and the kernels its plan launches. */
+export class Lowered {
+  constructor(
+    readonly jaxpr: ClosedJaxpr,
+    readonly kernels: KernelInfo[],
+  ) {}
+  asText(): string {
+    const ks = this.kernels.map((k) => `  ${k.name}: ops=[${k.ops.join(', ')}] inputs=${k.inputs} outputs=${k.outputs}`);
+    return `${this.jaxpr.toString()}\nkernels (${this.kernels.length}):\n${ks.join('\n')}`;
+  }
+  toString(): string {
+    return this.asText();
+  }
+}
+
+interface Compiled {
+  closed: ClosedJaxpr;
+  plan: Plan;
+  outDef: TreeDef;
+}
+
+const functionIds = new WeakMap<object, number>();
+let nextFunctionId = 1;
+function staticKey(fn: string, x: unknown): string {
+  if (x === null || x === undefined || typeof x === 'number' || typeof x === 'string' || typeof x === 'boolean') return `${typeof x}:${String(x)}`;
+  if (typeof x === 'function' || typeof x === 'object') {
+    if (typeof x === 'object' && !(x instanceof Tracer)) {
+      try {
+        return `json:${JSON.stringify(x)}`;
+      } catch {
+        // fall through to identity
+      }
+    }
+    if (x instanceof Tracer) throw new TypeError(`${fn}: a static argument must not be a traced array`);
+    let id = functionIds.get(x as object);
+    if (id === undefined) functionIds.set(x as object, (id = nextFunctionId++));
+    return `id:${id}`;
+  }
+  return String(x);
+}
+
+export type Jitted<F extends (...args: any[]) => any> = ((...args: Parameters<F>) => ReturnType<F>) & {
+  lower(...args: Parameters<F>): Lowered;
+};
+
+export function jit<F extends (...args: any[]) => any>(f: F, options: JitOptions = {}): Jitted<F> {
+  checkFunction('jit', f);
+  const raw = options.staticArgnums ?? [];
+  const staticArgnums = typeof raw === 'number' ? [raw] : raw;
+  if (!globalThis.Array.isArray(staticArgnums) || staticArgnums.some((a) => typeof a !== 'number' || !Number.isInteger(a))) {
+    throw new TypeError(`jit: argument \`staticArgnums\` must be an integer or an array of integers, received ${JSON.stringify(raw)}`);
+  }
+  const cache = new Map<string, Compiled>();
+
+  const prepare = (args: unknown[]) => {
+    const statics = new Set(staticArgnums.map((a) => (a < 0 ? a + args.length : a)));
+    for (const s of statics) if (s < 0 || s >= args.length) throw new RangeError(`jit: staticArgnums ${s} is out of range for a call with ${args.length} argument(s)`);
+    const dynamic = args.filter((_, i) => !statics.has(i));
+    const [leaves, def] = flatten(dynamic, 'jit');
+    const values = leaves.map((l, i) => leafToValue('jit', `args leaf ${i}`, l));
+    const key = `${def}|${values.map((v) => v.aval.toString()).join(',')}|${[...statics].sort().map((i) => staticKey('jit', args[i])).join(',')}`;
+    const rebuild = (xs: Value[]): unknown[] => {
+      const dyn = unflatten<unknown[]>(def, xs);
+      let j = 0;
+      return args.map((a, i) => (statics.has(i) ? a : dyn[j++]));
+    };
+    return { values, def, key, rebuild };
+  };
+
+  const compile = (values: Value[], rebuild: (xs: Value[]) => unknown[]): Compiled => {
+    const store: { out?: TreeDef } = {};
+    const inAvals = values.map((v) => v.aval as ShapedArray);
+    const traced = traceToJaxpr((...xs) => flattenResult('jit', f(...rebuild(xs)), store), inAvals, 'jit');
+    const jaxpr = dce(cse(traced.jaxpr));
+    const consts = jaxpr.constvars.map((v) => traced.consts[traced.jaxpr.constvars.indexOf(v)]);
+    const closed = new ClosedJaxpr(jaxpr, consts);
+    return { closed, plan: Plan.build(closed), outDef: store.out as TreeDef };
+  };
+
+  const lookup = (args: unknown[]): { compiled: Compiled; values: Value[] } => {
+    const { values, key, rebuild } = prepare(args);
+    let compiled = cache.get(key);
+    if (!compiled) {
+      compiled = compile(values, rebuild);
+      cache.set(key, compiled);
+    }
+    return { compiled, values };
+  };
+
+  const jitted = ((...args: unknown[]) => {
+    if (!isTopLevel()) return f(...args);
+    const { compiled, values } = lookup(args);
+    const outs = compiled.plan.run(values as ConcreteArray[]);
+    return unflatten(compiled.outDef, outs);
+  }) as unknown as Jitted<F>;
+  jitted.lower = (...args: Parameters<F>) => {
+    const { compiled } = lookup(args);
+    return new Lowered(compiled.closed, compiled.plan.kernels);
+  };
+  return jitted;
+}

@@ -1,0 +1,213 @@
+// Tile interpreter of fused elementwise steps: load register tiles, run each instruction as a loop
+// over the tile, store the outputs.
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <type_traits>
+#include <vector>
+
+#include "executors.h"
+#include "kernels.h"
+#include "layout.h"
+
+namespace metalgrad::cpu {
+namespace {
+
+// Elements per tile: large enough to amortise the per-instruction dispatch, small enough that a
+// few live registers stay in L1/L2.
+constexpr int64_t kTile = 512;
+
+struct AlignedFree {
+  void operator()(void* p) const { ::operator delete(p, std::align_val_t(64)); }
+};
+
+template <class T>
+void load_run(T* dst, const T* src, int64_t stride, int64_t n) {
+  if (stride == 1) {
+    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(T));
+  } else if (stride == 0) {
+    std::fill(dst, dst + n, *src);
+  } else {
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i * stride];
+  }
+}
+
+// Bool buffers hold bytes; any nonzero byte loads as 1.
+void load_bool_run(uint32_t* dst, const uint8_t* src, int64_t stride, int64_t n) {
+  if (stride == 1) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i] != 0;
+  } else {
+    for (int64_t i = 0; i < n; ++i) dst[i] = src[i * stride] != 0;
+  }
+}
+
+template <class T>
+void store_run(T* dst, const T* src, int64_t stride, int64_t n) {
+  if (stride == 1) {
+    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(T));
+  } else {
+    for (int64_t i = 0; i < n; ++i) dst[i * stride] = src[i];
+  }
+}
+
+void store_bool_run(uint8_t* dst, const uint32_t* src, int64_t stride, int64_t n) {
+  if (stride == 1) {
+    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<uint8_t>(src[i]);
+  } else {
+    for (int64_t i = 0; i < n; ++i) dst[i * stride] = static_cast<uint8_t>(src[i]);
+  }
+}
+
+// The runs of one tile: run r covers tile slots [pos[r], pos[r] + len[r]) and starts at element
+// off[r * nops + op] of operand op.
+struct TileRuns {
+  int n = 0;
+  int nops = 0;
+  std::vector<int64_t> pos, len, off;
+};
+
+// Calls f(element offset, tile slot, length) for maximal groups of consecutive runs that continue
+// each other in operand op's memory (e.g. a contiguous operand beside a broadcast one), so each
+// group is one load or store.
+template <class F>
+void for_each_span(const TileRuns& runs, int op, int64_t stride, F f) {
+  for (int r = 0; r < runs.n;) {
+    const int64_t off = runs.off[r * runs.nops + op];
+    int64_t len = runs.len[r];
+    int next = r + 1;
+    while (stride != 0 && next < runs.n && runs.off[next * runs.nops + op] == off + len * stride) {
+      len += runs.len[next++];
+    }
+    f(off, runs.pos[r], len);
+    r = next;
+  }
+}
+
+template <class T, class R>
+void load_tile(R* reg, const T* base, int op, int64_t stride, const TileRuns& runs) {
+  for_each_span(runs, op, stride, [&](int64_t off, int64_t pos, int64_t len) {
+    if constexpr (std::is_same_v<T, uint8_t>) load_bool_run(reg + pos, base + off, stride, len);
+    else load_run(reg + pos, base + off, stride, len);
+  });
+}
+
+template <class T, class R>
+void store_tile(T* base, int op, int64_t stride, const R* reg, const TileRuns& runs) {
+  for_each_span(runs, op, stride, [&](int64_t off, int64_t pos, int64_t len) {
+    if constexpr (std::is_same_v<T, uint8_t>) store_bool_run(base + off, reg + pos, stride, len);
+    else store_run(base + off, reg + pos, stride, len);
+  });
+}
+
+void load(DType dtype, char* reg, const char* base, int op, int64_t stride, const TileRuns& runs) {
+  switch (dtype) {
+    case DType::f32:
+      return load_tile(reinterpret_cast<float*>(reg), reinterpret_cast<const float*>(base), op, stride, runs);
+    case DType::i32:
+      return load_tile(reinterpret_cast<int32_t*>(reg), reinterpret_cast<const int32_t*>(base), op, stride, runs);
+    case DType::u32:
+      return load_tile(reinterpret_cast<uint32_t*>(reg), reinterpret_cast<const uint32_t*>(base), op, stride, runs);
+    case DType::boolean:
+      return load_tile(reinterpret_cast<uint32_t*>(reg), reinterpret_cast<const uint8_t*>(base), op, stride, runs);
+  }
+}
+
+void store(DType dtype, char* base, int op, int64_t stride, const char* reg, const TileRuns& runs) {
+  switch (dtype) {
+    case DType::f32:
+      return store_tile(reinterpret_cast<float*>(base), op, stride, reinterpret_cast<const float*>(reg), runs);
+    case DType::i32:
+      return store_tile(reinterpret_cast<int32_t*>(base), op, stride, reinterpret_cast<const int32_t*>(reg), runs);
+    case DType::u32:
+      return store_tile(reinterpret_cast<uint32_t*>(base), op, stride, reinterpret_cast<const uint32_t*>(reg), runs);
+    case DType::boolean:
+      return store_tile(reinterpret_cast<uint8_t*>(base), op, stride, reinterpret_cast<const uint32_t*>(reg), runs);
+  }
+}
+
+// Pointer to element `offset` of view `v`'s buffer, as bytes.
+char* view_base(const View& v, DType dtype, const BufferDesc* bufs) {
+  return static_cast<char*>(bufs[v.buf].data) + v.offset * static_cast<int64_t>(dtype_size(dtype));
+}
+
+std::vector<BoundInstr> bind_instrs(const ElementwiseStep& step, char* regs, const double* consts) {
+  auto reg = [&](int32_t r) { return regs + static_cast<int64_t>(r) * kTile * 4; };
+  std::vector<BoundInstr> bound;
+  bound.reserve(step.instrs.size());
+  for (const Instr& in : step.instrs) {
+    const OpForm form = op_info(in.op).form;
+    BoundInstr b;
+    b.fn = instr_kernel(in.op, in.kind, form == OpForm::convert ? static_cast<DType>(in.b) : in.kind);
+    b.dst = reg(in.dst);
+    if (form == OpForm::constant) {
+      b.imm = const_bits(in.kind, consts[in.a]);
+    } else {
+      b.a = reg(in.a);
+    }
+    if (form == OpForm::binary || form == OpForm::compare || form == OpForm::select) b.b = reg(in.b);
+    if (form == OpForm::select) b.c = reg(in.c);
+    bound.push_back(b);
+  }
+  return bound;
+}
+
+}  // namespace
+
+void run_elementwise(const ElementwiseStep& step, const double* consts, const BufferDesc* bufs) {
+  if (step.shape.numel == 0 || step.outputs.empty()) return;
+  const int nin = static_cast<int>(step.inputs.size());
+  const int nops = nin + static_cast<int>(step.outputs.size());
+
+  std::vector<const int64_t*> strides;
+  std::vector<char*> bases;
+  for (const auto& in : step.inputs) {
+    strides.push_back(in.view.strides);
+    bases.push_back(view_base(in.view, in.dtype, bufs));
+  }
+  for (const auto& out : step.outputs) {
+    strides.push_back(out.view.strides);
+    bases.push_back(view_base(out.view, out.dtype, bufs));
+  }
+  const CollapsedLayout layout = collapse(step.shape, strides);
+  const int inner = layout.ndim - 1;
+
+  std::unique_ptr<char, AlignedFree> regs(static_cast<char*>(
+      ::operator new(static_cast<size_t>(step.nregs) * kTile * 4, std::align_val_t(64))));
+  auto reg = [&](int32_t r) { return regs.get() + static_cast<int64_t>(r) * kTile * 4; };
+  const std::vector<BoundInstr> bound = bind_instrs(step, regs.get(), consts);
+
+  // A tile is up to kTile consecutive elements, made of runs along the innermost dim.
+  TileRuns runs;
+  runs.nops = nops;
+  runs.pos.resize(kTile + 1);
+  runs.len.resize(kTile + 1);
+  runs.off.resize(static_cast<size_t>(kTile + 1) * nops);
+  RowWalker walker(layout);
+  int64_t remaining = step.shape.numel;
+  while (remaining > 0) {
+    int64_t count = 0;
+    runs.n = 0;
+    while (count < kTile && remaining > 0) {
+      const int64_t len = std::min({kTile - count, walker.inner_remaining(), remaining});
+      runs.pos[runs.n] = count;
+      runs.len[runs.n] = len;
+      for (int op = 0; op < nops; ++op) runs.off[runs.n * nops + op] = walker.offset(op);
+      walker.advance(len);
+      count += len;
+      remaining -= len;
+      ++runs.n;
+    }
+    for (int i = 0; i < nin; ++i) {
+      load(step.inputs[i].dtype, reg(i), bases[i], i, layout.stride(i, inner), runs);
+    }
+    for (const BoundInstr& b : bound) b.fn(b, count);
+    for (size_t o = 0; o < step.outputs.size(); ++o) {
+      const ElementwiseOutput& out = step.outputs[o];
+      const int op = nin + static_cast<int>(o);
+      store(out.dtype, bases[op], op, layout.stride(op, inner), reg(out.reg), runs);
+    }
+  }
+}
+
+}  // namespace metalgrad::cpu

@@ -1,0 +1,29 @@
+// Entry point of the CPU engine: validate the whole program, then run its steps in order.
+#include "engine.h"
+
+#include <variant>
+
+#include "executors.h"
+#include "ops.h"
+#include "program.h"
+
+namespace metalgrad::cpu {
+
+void run(const int32_t* code, size_t code_len, const double* consts, size_t nconsts,
+         const BufferDesc* bufs, size_t nbufs) {
+  const Program prog = decode_program(code, code_len, nconsts, bufs, nbufs);
+  for (const Step& step : prog.steps) {
+    if (auto* s = std::get_if<ElementwiseStep>(&step)) run_elementwise(*s, consts, bufs);
+    else if (auto* s = std::get_if<ReduceStep>(&step)) run_reduce(*s, bufs);
+    else if (auto* s = std::get_if<ArgReduceStep>(&step)) run_argreduce(*s, bufs);
+    else if (auto* s = std::get_if<MatmulStep>(&step)) run_matmul(*s, bufs);
+  }
+}
+
+std::vector<std::string> scalar_op_names() {
+  std::vector<std::string> names;
+  for (const OpInfo& info : kOpInfo) names.emplace_back(info.name);
+  return names;
+}
+
+}  // namespace metalgrad::cpu

@@ -1,0 +1,33 @@
+// Tile kernels of the elementwise interpreter: one tight loop per (op, kind), chosen once per step.
+#pragma once
+
+#include <cstdint>
+
+#include "dtype.h"
+#include "ops.h"
+
+namespace metalgrad::cpu {
+
+struct BoundInstr;
+
+// Runs one instruction over the first n slots of its registers.
+using InstrKernel = void (*)(const BoundInstr&, int64_t n);
+
+// An instruction with its registers resolved to tile storage.
+struct BoundInstr {
+  InstrKernel fn = nullptr;
+  void* dst = nullptr;
+  const void* a = nullptr;
+  const void* b = nullptr;
+  const void* c = nullptr;
+  uint32_t imm = 0;  // bits of the converted constant for `const`
+};
+
+// The kernel of (op, kind); `src` is the source kind of `convert`. nullptr when the pair is not
+// defined by the ABI.
+InstrKernel instr_kernel(ScalarOp op, DType kind, DType src);
+
+// Bits of consts value `x` converted to register kind `kind`.
+uint32_t const_bits(DType kind, double x);
+
+}  // namespace metalgrad::cpu

@@ -1,0 +1,118 @@
+// Batched strided matmul (float32, int32): a blocked i-k-j loop when rows of B and C are
+// contiguous, a dot-product loop when A rows and B columns are, and a generic loop otherwise.
+#include <algorithm>
+#include <cstdint>
+
+#include "executors.h"
+#include "scalar.h"
+
+namespace metalgrad::cpu {
+namespace {
+
+// Block sizes: an kBlockK x kBlockN panel of B (128 KiB of floats) is reused by kBlockM rows.
+constexpr int64_t kBlockM = 32;
+constexpr int64_t kBlockK = 128;
+constexpr int64_t kBlockN = 256;
+
+// Integer products and sums wrap, so int32 is computed in uint32_t.
+template <class T> using mac_t = std::conditional_t<std::is_same_v<T, float>, float, uint32_t>;
+
+struct Strides {
+  int64_t a_m, a_k, b_k, b_n, c_m, c_n;
+};
+
+// C[i, j] += A[i, l] * B[l, j] with contiguous rows of B and C: the j loop vectorises.
+template <class T>
+void matmul_ikj(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, const Strides& s) {
+  using M = mac_t<T>;
+  for (int64_t i = 0; i < m; ++i) std::fill(c + i * s.c_m, c + i * s.c_m + n, T(0));
+  for (int64_t j0 = 0; j0 < n; j0 += kBlockN) {
+    const int64_t nj = std::min(kBlockN, n - j0);
+    for (int64_t l0 = 0; l0 < k; l0 += kBlockK) {
+      const int64_t nl = std::min(kBlockK, k - l0);
+      for (int64_t i0 = 0; i0 < m; i0 += kBlockM) {
+        const int64_t ni = std::min(kBlockM, m - i0);
+        for (int64_t i = i0; i < i0 + ni; ++i) {
+          M* crow = reinterpret_cast<M*>(c + i * s.c_m + j0);
+          for (int64_t l = l0; l < l0 + nl; ++l) {
+            const M av = static_cast<M>(a[i * s.a_m + l * s.a_k]);
+            const M* brow = reinterpret_cast<const M*>(b + l * s.b_k + j0);
+            for (int64_t j = 0; j < nj; ++j) crow[j] += av * brow[j];
+          }
+        }
+      }
+    }
+  }
+}
+
+// C[i, j] = dot(A row i, B column j) with both contiguous along k; lanes keep it vectorisable.
+template <class T>
+void matmul_dot(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, const Strides& s) {
+  using M = mac_t<T>;
+  constexpr int kLanes = 8;
+  for (int64_t i = 0; i < m; ++i) {
+    const M* arow = reinterpret_cast<const M*>(a + i * s.a_m);
+    for (int64_t j = 0; j < n; ++j) {
+      const M* bcol = reinterpret_cast<const M*>(b + j * s.b_n);
+      M lanes[kLanes] = {};
+      int64_t l = 0;
+      for (; l + kLanes <= k; l += kLanes) {
+        for (int q = 0; q < kLanes; ++q) lanes[q] += arow[l + q] * bcol[l + q];
+      }
+      M acc = 0;
+      for (; l < k; ++l) acc += arow[l] * bcol[l];
+      for (int q = 0; q < kLanes; ++q) acc += lanes[q];
+      c[i * s.c_m + j * s.c_n] = static_cast<T>(acc);
+    }
+  }
+}
+
+template <class T>
+void matmul_generic(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t k, const Strides& s) {
+  using M = mac_t<T>;
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) {
+      M acc = 0;
+      for (int64_t l = 0; l < k; ++l) {
+        acc += static_cast<M>(a[i * s.a_m + l * s.a_k]) * static_cast<M>(b[l * s.b_k + j * s.b_n]);
+      }
+      c[i * s.c_m + j * s.c_n] = static_cast<T>(acc);
+    }
+  }
+}
+
+template <class T>
+void matmul_typed(const MatmulStep& st, const BufferDesc* bufs) {
+  const T* a = static_cast<const T*>(bufs[st.a.buf].data);
+  const T* b = static_cast<const T*>(bufs[st.b.buf].data);
+  T* c = static_cast<T*>(bufs[st.c.buf].data);
+  const Strides s{st.a.sr, st.a.sc, st.b.sr, st.b.sc, st.c.sr, st.c.sc};
+  for (int64_t p = 0; p < st.batch; ++p) {
+    T* cp = c + st.c.offset + p * st.c.sb;
+    if (st.k == 0) {
+      // A and B are empty (perhaps empty buffers), so only C is addressed.
+      for (int64_t i = 0; i < st.m; ++i)
+        for (int64_t j = 0; j < st.n; ++j) cp[i * s.c_m + j * s.c_n] = T(0);
+      continue;
+    }
+    const T* ap = a + st.a.offset + p * st.a.sb;
+    const T* bp = b + st.b.offset + p * st.b.sb;
+    if (s.c_n == 1 && s.b_n == 1) {
+      matmul_ikj(ap, bp, cp, st.m, st.n, st.k, s);
+    } else if (s.a_k == 1 && s.b_k == 1) {
+      matmul_dot(ap, bp, cp, st.m, st.n, st.k, s);
+    } else {
+      matmul_generic(ap, bp, cp, st.m, st.n, st.k, s);
+    }
+  }
+}
+
+}  // namespace
+
+void run_matmul(const MatmulStep& st, const BufferDesc* bufs) {
+  if (st.batch == 0 || st.m == 0 || st.n == 0) return;
+  if (st.dtype == DType::f32) matmul_typed<float>(st, bufs);
+  else matmul_typed<int32_t>(st, bufs);
+}
+
+}  // namespace metalgrad::cpu

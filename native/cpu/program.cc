@@ -1,0 +1,470 @@
+// Decoder and validator of step programs: checks every field of every step before anything runs.
+#include "program.h"
+
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace metalgrad::cpu {
+namespace {
+
+template <class... Parts>
+std::string cat(const Parts&... parts) {
+  std::ostringstream s;
+  (s << ... << parts);
+  return s.str();
+}
+
+const char* step_kind_name(int32_t kind) {
+  switch (kind) {
+    case 1: return "elementwise";
+    case 2: return "reduce";
+    case 3: return "argreduce";
+    case 4: return "matmul";
+  }
+  return "unknown";
+}
+
+[[noreturn]] void fail_run(const std::string& msg) { throw std::invalid_argument("run: " + msg); }
+
+// Reads the payload of one step; every error names the step, the item and the field.
+class StepReader {
+ public:
+  StepReader(const int32_t* payload, size_t len, size_t index, int32_t kind,
+             const BufferDesc* bufs, size_t nbufs, size_t nconsts)
+      : bufs_(bufs), nbufs_(nbufs), nconsts_(nconsts), p_(payload), len_(len), index_(index),
+        kind_(kind) {}
+
+  int32_t next(const char* field) {
+    if (pos_ >= len_) {
+      fail(cat("len is ", len_, " but the fields need more (ran out at '", field, "')"));
+    }
+    return p_[pos_++];
+  }
+
+  // Names the item subsequent errors refer to, e.g. "input 1".
+  void item(const char* group, int64_t i) { item_ = cat(group, " ", i, " "); }
+  void item(const char* group) { item_ = cat(group, " "); }
+  void item() { item_.clear(); }
+
+  [[noreturn]] void fail(const std::string& msg) const {
+    fail_run(cat("step ", index_, " (", step_kind_name(kind_), "): ", item_, msg));
+  }
+
+  void finish() {
+    item_.clear();
+    if (pos_ != len_) fail(cat("len is ", len_, " but the fields use ", pos_));
+  }
+
+  const BufferDesc* bufs_;
+  size_t nbufs_;
+  size_t nconsts_;
+
+ private:
+  const int32_t* p_;
+  size_t len_;
+  size_t pos_ = 0;
+  size_t index_;
+  int32_t kind_;
+  std::string item_;
+};
+
+int64_t mul_or_fail(StepReader& r, int64_t a, int64_t b, const char* what) {
+  int64_t out;
+  if (__builtin_mul_overflow(a, b, &out)) r.fail(cat(what, " overflows int64"));
+  return out;
+}
+
+int64_t add_or_fail(StepReader& r, int64_t a, int64_t b, const char* what) {
+  int64_t out;
+  if (__builtin_add_overflow(a, b, &out)) r.fail(cat(what, " overflows int64"));
+  return out;
+}
+
+DType read_dtype(StepReader& r, const char* field) {
+  int32_t code = r.next(field);
+  if (!is_dtype_code(code)) r.fail(cat(field, " ", code, " is not a dtype code (0..3)"));
+  return static_cast<DType>(code);
+}
+
+void set_shape_dims(StepReader& r, Shape& s, int ndim, const int64_t* dims) {
+  s.ndim = ndim;
+  s.numel = 1;
+  for (int d = 0; d < ndim; ++d) {
+    if (dims[d] < 0) r.fail(cat("shape[", d, "] is ", dims[d], " (must be >= 0)"));
+    s.dims[d] = dims[d];
+    s.numel = mul_or_fail(r, s.numel, dims[d], "element count");
+  }
+}
+
+Shape read_shape(StepReader& r) {
+  int32_t ndim = r.next("ndim");
+  if (ndim < 0 || ndim > kMaxDims) r.fail(cat("ndim is ", ndim, " (must be in [0, 16])"));
+  int64_t dims[kMaxDims];
+  for (int d = 0; d < ndim; ++d) dims[d] = r.next("shape");
+  Shape s;
+  set_shape_dims(r, s, ndim, dims);
+  return s;
+}
+
+View read_view(StepReader& r, int ndim) {
+  View v;
+  v.buf = r.next("buf");
+  v.offset = r.next("offset");
+  for (int d = 0; d < ndim; ++d) v.strides[d] = r.next("stride");
+  return v;
+}
+
+const BufferDesc& check_buffer(StepReader& r, const char* what, int32_t buf, DType dtype) {
+  if (buf < 0 || static_cast<size_t>(buf) >= r.nbufs_) {
+    r.fail(cat(what, " uses buffer ", buf, " but there are ", r.nbufs_, " buffers"));
+  }
+  const BufferDesc& b = r.bufs_[buf];
+  if (b.dtype != static_cast<int>(dtype)) {
+    r.fail(cat(what, " has dtype ", dtype_name(dtype), " but buffer ", buf, " holds ",
+               dtype_name(static_cast<DType>(b.dtype))));
+  }
+  return b;
+}
+
+// Lowest and highest element a non-empty view touches.
+std::pair<int64_t, int64_t> view_extent(StepReader& r, const Shape& s, const View& v) {
+  int64_t lo = v.offset, hi = v.offset;
+  for (int d = 0; d < s.ndim; ++d) {
+    int64_t span = mul_or_fail(r, v.strides[d], s.dims[d] - 1, "view extent");
+    if (span > 0) hi = add_or_fail(r, hi, span, "view extent");
+    else lo = add_or_fail(r, lo, span, "view extent");
+  }
+  return {lo, hi};
+}
+
+// Checks the buffer index and dtype of a view, and that everything it touches is inside the buffer.
+void check_view(StepReader& r, const char* what, const Shape& s, const View& v, DType dtype) {
+  const BufferDesc& b = check_buffer(r, what, v.buf, dtype);
+  if (s.numel == 0) return;
+  auto [lo, hi] = view_extent(r, s, v);
+  if (lo < 0) r.fail(cat(what, " reaches element ", lo, ", before the start of buffer ", v.buf));
+  if (static_cast<uint64_t>(hi) >= b.length) {
+    r.fail(cat(what, " reaches element ", hi, " but buffer ", v.buf, " has ", b.length,
+               " elements"));
+  }
+}
+
+// Registers' kinds as the instructions define them; -1 = not defined yet.
+class RegisterKinds {
+ public:
+  RegisterKinds(StepReader& r, int32_t nregs) : r_(r), kinds_(nregs, -1) {}
+
+  void check_index(int32_t reg, const char* operand) const {
+    if (reg < 0 || reg >= static_cast<int32_t>(kinds_.size())) {
+      r_.fail(cat(operand, " is register ", reg, " but nregs is ", kinds_.size()));
+    }
+  }
+
+  void define(int32_t reg, DType kind) { kinds_[reg] = static_cast<int8_t>(kind); }
+
+  DType read(int32_t reg, const char* operand) const {
+    check_index(reg, operand);
+    if (kinds_[reg] < 0) {
+      r_.fail(cat(operand, " reads register ", reg, ", which is not defined yet"));
+    }
+    return static_cast<DType>(kinds_[reg]);
+  }
+
+  void expect(int32_t reg, const char* operand, DType kind) const {
+    DType have = read(reg, operand);
+    if (have != kind) {
+      r_.fail(cat(operand, " reads register ", reg, " of kind ", dtype_name(have), " but needs ",
+                  dtype_name(kind)));
+    }
+  }
+
+ private:
+  StepReader& r_;
+  std::vector<int8_t> kinds_;
+};
+
+void expect_unused(StepReader& r, int32_t operand, const char* name) {
+  if (operand != -1) r.fail(cat("operand ", name, " is ", operand, " but this op does not use it (must be -1)"));
+}
+
+Instr read_instr(StepReader& r, RegisterKinds& regs, int32_t nin, int32_t nregs) {
+  int32_t op = r.next("op");
+  if (op < 0 || op >= kNumScalarOps) r.fail(cat("op ", op, " is not a scalar opcode"));
+  Instr in;
+  in.op = static_cast<ScalarOp>(op);
+  const OpInfo& info = op_info(in.op);
+  in.kind = read_dtype(r, "kind");
+  in.dst = r.next("dst");
+  in.a = r.next("a");
+  in.b = r.next("b");
+  in.c = r.next("c");
+  if (!(info.kinds & kind_bit(in.kind))) {
+    r.fail(cat("op ", info.name, " is not defined on kind ", dtype_name(in.kind)));
+  }
+  if (in.dst < nin || in.dst >= nregs) {
+    r.fail(cat("dst is register ", in.dst, " (must be in [nin=", nin, ", nregs=", nregs, "))"));
+  }
+  switch (info.form) {
+    case OpForm::copy:
+    case OpForm::unary:
+      regs.expect(in.a, "operand a", in.kind);
+      expect_unused(r, in.b, "b");
+      expect_unused(r, in.c, "c");
+      break;
+    case OpForm::constant:
+      if (in.a < 0 || static_cast<size_t>(in.a) >= r.nconsts_) {
+        r.fail(cat("const index ", in.a, " is out of range (", r.nconsts_, " consts)"));
+      }
+      expect_unused(r, in.b, "b");
+      expect_unused(r, in.c, "c");
+      break;
+    case OpForm::convert:
+      if (!is_dtype_code(in.b)) r.fail(cat("convert source dtype b=", in.b, " is not a dtype code"));
+      regs.expect(in.a, "operand a", static_cast<DType>(in.b));
+      expect_unused(r, in.c, "c");
+      break;
+    case OpForm::binary:
+    case OpForm::compare:
+      regs.expect(in.a, "operand a", in.kind);
+      regs.expect(in.b, "operand b", in.kind);
+      expect_unused(r, in.c, "c");
+      break;
+    case OpForm::select:
+      regs.expect(in.a, "operand a", DType::boolean);
+      regs.expect(in.b, "operand b", in.kind);
+      regs.expect(in.c, "operand c", in.kind);
+      break;
+  }
+  regs.define(in.dst, result_kind(in));
+  return in;
+}
+
+ElementwiseStep read_elementwise(StepReader& r) {
+  ElementwiseStep st;
+  st.shape = read_shape(r);
+  int32_t nin = r.next("nin");
+  int32_t nout = r.next("nout");
+  st.nregs = r.next("nregs");
+  int32_t ninstr = r.next("ninstr");
+  if (nin < 0) r.fail(cat("nin is ", nin));
+  if (nout < 0) r.fail(cat("nout is ", nout));
+  if (ninstr < 0) r.fail(cat("ninstr is ", ninstr));
+  if (st.nregs < 0 || st.nregs > kMaxRegs) r.fail(cat("nregs is ", st.nregs, " (must be in [0, 4096])"));
+  if (nin > st.nregs) r.fail(cat("nin is ", nin, " but nregs is only ", st.nregs));
+  RegisterKinds regs(r, st.nregs);
+  for (int32_t i = 0; i < nin; ++i) {
+    r.item("input", i);
+    ElementwiseInput in;
+    in.dtype = read_dtype(r, "dtype");
+    in.view = read_view(r, st.shape.ndim);
+    check_view(r, "view", st.shape, in.view, in.dtype);
+    regs.define(i, in.dtype);
+    st.inputs.push_back(in);
+  }
+  for (int32_t i = 0; i < nout; ++i) {
+    r.item("output", i);
+    ElementwiseOutput out;
+    out.dtype = read_dtype(r, "dtype");
+    out.view = read_view(r, st.shape.ndim);
+    out.reg = r.next("reg");
+    check_view(r, "view", st.shape, out.view, out.dtype);
+    st.outputs.push_back(out);
+  }
+  for (int32_t j = 0; j < ninstr; ++j) {
+    r.item("instr", j);
+    st.instrs.push_back(read_instr(r, regs, nin, st.nregs));
+  }
+  for (int32_t i = 0; i < nout; ++i) {
+    r.item("output", i);
+    const ElementwiseOutput& out = st.outputs[i];
+    DType kind = regs.read(out.reg, "reg");
+    if (kind != out.dtype) {
+      r.fail(cat("dtype ", dtype_name(out.dtype), " differs from the kind ", dtype_name(kind),
+                 " of register ", out.reg));
+    }
+  }
+  return st;
+}
+
+// Checks that `count` contiguous elements from `offset` fit in buffer `buf` of `dtype`.
+void check_contiguous_output(StepReader& r, int32_t buf, int64_t offset, int64_t count, DType dtype) {
+  const BufferDesc& b = check_buffer(r, "view", buf, dtype);
+  if (count == 0) return;
+  if (offset < 0) r.fail(cat("out_offset is ", offset));
+  int64_t hi = add_or_fail(r, offset, count - 1, "output extent");
+  if (static_cast<uint64_t>(hi) >= b.length) {
+    r.fail(cat("view reaches element ", hi, " but buffer ", buf, " has ", b.length, " elements"));
+  }
+}
+
+ReduceStep read_reduce(StepReader& r) {
+  ReduceStep st;
+  int32_t op = r.next("op");
+  if (op < 0 || op > 3) r.fail(cat("op ", op, " is not a reduce op (0 sum, 1 prod, 2 max, 3 min)"));
+  st.op = static_cast<ReduceOp>(op);
+  st.dtype = read_dtype(r, "dtype");
+  if (st.dtype == DType::boolean && (st.op == ReduceOp::sum || st.op == ReduceOp::prod)) {
+    r.fail("sum/prod is not defined on bool (convert first)");
+  }
+  st.shape = read_shape(r);
+  r.item("input");
+  st.in = read_view(r, st.shape.ndim);
+  check_view(r, "view", st.shape, st.in, st.dtype);
+  r.item("reduced");
+  int32_t nred = r.next("nred");
+  if (nred < 0 || nred > st.shape.ndim) r.fail(cat("nred is ", nred, " but ndim is ", st.shape.ndim));
+  for (int32_t i = 0; i < nred; ++i) {
+    int32_t axis = r.next("axis");
+    if (axis < 0 || axis >= st.shape.ndim) r.fail(cat("axis ", axis, " is out of range for ndim ", st.shape.ndim));
+    if (st.reduced[axis]) r.fail(cat("axis ", axis, " appears twice"));
+    st.reduced[axis] = true;
+  }
+  r.item("output");
+  st.out_buf = r.next("out_buf");
+  st.out_offset = r.next("out_offset");
+  int64_t count = 1;
+  for (int d = 0; d < st.shape.ndim; ++d) {
+    if (!st.reduced[d]) count = mul_or_fail(r, count, st.shape.dims[d], "output element count");
+  }
+  check_contiguous_output(r, st.out_buf, st.out_offset, count, st.dtype);
+  return st;
+}
+
+ArgReduceStep read_argreduce(StepReader& r) {
+  ArgReduceStep st;
+  int32_t op = r.next("op");
+  if (op < 0 || op > 1) r.fail(cat("op ", op, " is not an argreduce op (0 argmax, 1 argmin)"));
+  st.op = static_cast<ArgReduceOp>(op);
+  st.dtype = read_dtype(r, "dtype");
+  st.shape = read_shape(r);
+  r.item("input");
+  st.in = read_view(r, st.shape.ndim);
+  check_view(r, "view", st.shape, st.in, st.dtype);
+  r.item();
+  st.axis = r.next("axis");
+  if (st.axis < 0 || st.axis >= st.shape.ndim) {
+    r.fail(cat("axis ", st.axis, " is out of range for ndim ", st.shape.ndim));
+  }
+  if (st.shape.dims[st.axis] == 0) r.fail(cat("axis ", st.axis, " is empty"));
+  r.item("output");
+  st.out_buf = r.next("out_buf");
+  st.out_offset = r.next("out_offset");
+  check_contiguous_output(r, st.out_buf, st.out_offset, st.shape.numel / st.shape.dims[st.axis],
+                          DType::i32);
+  return st;
+}
+
+MatrixView read_matrix(StepReader& r) {
+  MatrixView v;
+  v.buf = r.next("buf");
+  v.offset = r.next("offset");
+  v.sb = r.next("stride_batch");
+  v.sr = r.next("stride_row");
+  v.sc = r.next("stride_col");
+  return v;
+}
+
+// Checks a matmul operand of logical shape [batch, rows, cols]; returns its byte range, or {0,0}
+// when it is empty.
+std::pair<uintptr_t, uintptr_t> check_matrix(StepReader& r, const char* what, const MatrixView& m,
+                                              int64_t batch, int64_t rows, int64_t cols, DType dtype) {
+  r.item(what);
+  Shape s;
+  int64_t dims[3] = {batch, rows, cols};
+  set_shape_dims(r, s, 3, dims);
+  View v;
+  v.buf = m.buf;
+  v.offset = m.offset;
+  v.strides[0] = m.sb;
+  v.strides[1] = m.sr;
+  v.strides[2] = m.sc;
+  check_view(r, "view", s, v, dtype);
+  if (s.numel == 0) return {0, 0};
+  auto [lo, hi] = view_extent(r, s, v);
+  auto base = reinterpret_cast<uintptr_t>(r.bufs_[m.buf].data);
+  return {base + static_cast<uintptr_t>(lo) * 4, base + static_cast<uintptr_t>(hi + 1) * 4};
+}
+
+MatmulStep read_matmul(StepReader& r) {
+  MatmulStep st;
+  st.dtype = read_dtype(r, "dtype");
+  if (st.dtype != DType::f32 && st.dtype != DType::i32) {
+    r.fail(cat("dtype ", dtype_name(st.dtype), " is not supported (float32 or int32)"));
+  }
+  st.batch = r.next("batch");
+  st.m = r.next("m");
+  st.n = r.next("n");
+  st.k = r.next("k");
+  if (st.batch < 0 || st.m < 0 || st.n < 0 || st.k < 0) {
+    r.fail(cat("sizes batch=", st.batch, " m=", st.m, " n=", st.n, " k=", st.k, " must be >= 0"));
+  }
+  r.item("a");
+  st.a = read_matrix(r);
+  r.item("b");
+  st.b = read_matrix(r);
+  r.item("c");
+  st.c = read_matrix(r);
+  auto ra = check_matrix(r, "a", st.a, st.batch, st.m, st.k, st.dtype);
+  auto rb = check_matrix(r, "b", st.b, st.batch, st.k, st.n, st.dtype);
+  auto rc = check_matrix(r, "c", st.c, st.batch, st.m, st.n, st.dtype);
+  auto overlaps = [](std::pair<uintptr_t, uintptr_t> x, std::pair<uintptr_t, uintptr_t> y) {
+    return x.first < x.second && y.first < y.second && x.first < y.second && y.first < x.second;
+  };
+  r.item("c");
+  if (overlaps(rc, ra)) r.fail("overlaps operand a in memory");
+  if (overlaps(rc, rb)) r.fail("overlaps operand b in memory");
+  return st;
+}
+
+void check_buffer_table(const BufferDesc* bufs, size_t nbufs) {
+  if (nbufs > 0 && bufs == nullptr) fail_run("buffer table is null");
+  for (size_t i = 0; i < nbufs; ++i) {
+    if (!is_dtype_code(bufs[i].dtype)) fail_run(cat("buffer ", i, " has unknown dtype code ", bufs[i].dtype));
+    if (bufs[i].length > 0 && bufs[i].data == nullptr) fail_run(cat("buffer ", i, " has no storage"));
+  }
+}
+
+}  // namespace
+
+Program decode_program(const int32_t* code, size_t code_len, size_t nconsts,
+                       const BufferDesc* bufs, size_t nbufs) {
+  check_buffer_table(bufs, nbufs);
+  if (code_len < 3 || code == nullptr) {
+    fail_run(cat("code has ", code_len, " ints but the header needs 3 (magic, version, nsteps)"));
+  }
+  if (code[0] != kProgramMagic) fail_run(cat("bad magic ", code[0], " (expected ", kProgramMagic, ")"));
+  if (code[1] != kAbiVersion) fail_run(cat("ABI version ", code[1], " is not supported (expected 1)"));
+  int32_t nsteps = code[2];
+  if (nsteps < 0) fail_run(cat("nsteps is ", nsteps));
+  Program prog;
+  size_t pos = 3;
+  for (int32_t i = 0; i < nsteps; ++i) {
+    if (code_len - pos < 2) fail_run(cat("step ", i, ": code ends before the step header (kind, len)"));
+    int32_t kind = code[pos];
+    int32_t len = code[pos + 1];
+    pos += 2;
+    if (kind < 1 || kind > 4) fail_run(cat("step ", i, ": unknown step kind ", kind));
+    if (len < 0 || static_cast<size_t>(len) > code_len - pos) {
+      fail_run(cat("step ", i, " (", step_kind_name(kind), "): len ", len, " does not fit the ",
+                   code_len - pos, " ints left in code"));
+    }
+    StepReader r(code + pos, static_cast<size_t>(len), static_cast<size_t>(i), kind, bufs, nbufs,
+                 nconsts);
+    switch (static_cast<StepKind>(kind)) {
+      case StepKind::elementwise: prog.steps.emplace_back(read_elementwise(r)); break;
+      case StepKind::reduce: prog.steps.emplace_back(read_reduce(r)); break;
+      case StepKind::argreduce: prog.steps.emplace_back(read_argreduce(r)); break;
+      case StepKind::matmul: prog.steps.emplace_back(read_matmul(r)); break;
+    }
+    r.finish();
+    pos += static_cast<size_t>(len);
+  }
+  if (pos != code_len) {
+    fail_run(cat("code has ", code_len - pos, " ints after the last of its ", nsteps, " steps"));
+  }
+  return prog;
+}
+
+}  // namespace metalgrad::cpu

@@ -1,0 +1,204 @@
+// Reductions (sum, prod, max, min) over any set of axes of a strided view; float sums are pairwise.
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "executors.h"
+#include "scalar.h"
+
+namespace metalgrad::cpu {
+namespace {
+
+// Elements gathered and combined at a time; also the leaf size of the pairwise float sum.
+constexpr int64_t kChunk = 256;
+constexpr int kLanes = 8;
+
+// The reduced part of the input: a row-major index space over `dims` with element `strides`.
+template <class T>
+struct ReducedSpace {
+  int ndim = 0;
+  int64_t dims[kMaxDims] = {};
+  int64_t strides[kMaxDims] = {};
+
+  // Pointer to elements [start, start + n) of the space starting at `base`; copies them into
+  // `tmp` unless they are already contiguous.
+  const T* gather(const T* base, int64_t start, int64_t n, T* tmp) const {
+    if (ndim == 1 && strides[0] == 1) return base + start;
+    int64_t idx[kMaxDims];
+    int64_t off = 0;
+    for (int d = ndim - 1; d >= 0; --d) {
+      idx[d] = start % dims[d];
+      start /= dims[d];
+      off += idx[d] * strides[d];
+    }
+    const int last = ndim - 1;
+    for (int64_t i = 0; i < n;) {
+      int64_t len = std::min(n - i, dims[last] - idx[last]);
+      for (int64_t j = 0; j < len; ++j) tmp[i + j] = base[off + j * strides[last]];
+      i += len;
+      off += len * strides[last];
+      idx[last] += len;
+      for (int d = last; d > 0 && idx[d] == dims[d]; --d) {
+        off += strides[d - 1] - dims[d] * strides[d];
+        idx[d] = 0;
+        ++idx[d - 1];
+      }
+    }
+    return tmp;
+  }
+};
+
+// Accumulator type and combining rule of each op; bool values are bytes read as 0/1.
+template <class T> using acc_t = std::conditional_t<std::is_same_v<T, uint8_t>, uint32_t, T>;
+
+template <class T> acc_t<T> as_acc(T x) {
+  if constexpr (std::is_same_v<T, uint8_t>) return x != 0;
+  else return x;
+}
+
+template <ReduceOp Op, class A>
+A identity() {
+  if constexpr (Op == ReduceOp::sum) return A(0);
+  else if constexpr (Op == ReduceOp::prod) return A(1);
+  else if constexpr (std::is_same_v<A, float>) {
+    return Op == ReduceOp::max ? -std::numeric_limits<float>::infinity()
+                               : std::numeric_limits<float>::infinity();
+  } else if constexpr (Op == ReduceOp::max) {
+    return std::numeric_limits<A>::min();  // 0 = false for bool
+  } else {
+    return std::numeric_limits<A>::max();  // nonzero = true for bool
+  }
+}
+
+template <ReduceOp Op, class A>
+A combine(A a, A b) {
+  if constexpr (Op == ReduceOp::sum) return fn::add{}(a, b);
+  else if constexpr (Op == ReduceOp::prod) return fn::mul{}(a, b);
+  else if constexpr (Op == ReduceOp::max) return fn::max{}(a, b);
+  else return fn::min{}(a, b);
+}
+
+// Combines n values in kLanes independent lanes (vectorisable), then the lanes pairwise.
+template <ReduceOp Op, class T>
+acc_t<T> combine_block(const T* x, int64_t n) {
+  using A = acc_t<T>;
+  A lanes[kLanes];
+  for (A& l : lanes) l = identity<Op, A>();
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int j = 0; j < kLanes; ++j) lanes[j] = combine<Op, A>(lanes[j], as_acc(x[i + j]));
+  }
+  for (int j = 0; i < n; ++i, ++j) lanes[j] = combine<Op, A>(lanes[j], as_acc(x[i]));
+  for (int w = kLanes / 2; w > 0; w /= 2) {
+    for (int j = 0; j < w; ++j) lanes[j] = combine<Op, A>(lanes[j], lanes[j + w]);
+  }
+  return lanes[0];
+}
+
+// Pairwise float sum: error grows with log(n) rather than n.
+float pairwise_sum(const ReducedSpace<float>& space, const float* base, int64_t start, int64_t n,
+                   float* tmp) {
+  if (n <= kChunk) return combine_block<ReduceOp::sum>(space.gather(base, start, n, tmp), n);
+  int64_t half = (n / 2 + kChunk - 1) / kChunk * kChunk;
+  return pairwise_sum(space, base, start, half, tmp) +
+         pairwise_sum(space, base, start + half, n - half, tmp);
+}
+
+template <ReduceOp Op, class T>
+acc_t<T> reduce_one(const ReducedSpace<T>& space, const T* base, int64_t total, T* tmp) {
+  if constexpr (Op == ReduceOp::sum && std::is_same_v<T, float>) {
+    return pairwise_sum(space, base, 0, total, tmp);
+  } else {
+    acc_t<T> acc = identity<Op, acc_t<T>>();
+    for (int64_t s = 0; s < total; s += kChunk) {
+      int64_t n = std::min(kChunk, total - s);
+      acc = combine<Op, acc_t<T>>(acc, combine_block<Op>(space.gather(base, s, n, tmp), n));
+    }
+    return acc;
+  }
+}
+
+template <ReduceOp Op, class T>
+void reduce_typed(const ReduceStep& st, const BufferDesc* bufs) {
+  const Shape& s = st.shape;
+  // Kept dims iterate the output; reduced dims (size-1 ones dropped, contiguous runs merged) form
+  // the space each output element reduces.
+  int nkept = 0;
+  int64_t kept_dims[kMaxDims], kept_strides[kMaxDims];
+  ReducedSpace<T> space;
+  int64_t total = 1, out_count = 1;
+  for (int d = 0; d < s.ndim; ++d) {
+    const int64_t size = s.dims[d], stride = st.in.strides[d];
+    if (!st.reduced[d]) {
+      kept_dims[nkept] = size;
+      kept_strides[nkept++] = stride;
+      out_count *= size;
+      continue;
+    }
+    total *= size;
+    if (size == 1) continue;
+    if (space.ndim > 0 && space.strides[space.ndim - 1] == stride * size) {
+      space.dims[space.ndim - 1] *= size;
+      space.strides[space.ndim - 1] = stride;
+    } else {
+      space.dims[space.ndim] = size;
+      space.strides[space.ndim++] = stride;
+    }
+  }
+  if (space.ndim == 0) {
+    space.ndim = 1;
+    space.dims[0] = 1;
+  }
+  if (out_count == 0) return;
+
+  T* out = static_cast<T*>(bufs[st.out_buf].data) + st.out_offset;
+  if (total == 0) {
+    // Empty reduction: the input may be an empty buffer, so it is not addressed at all.
+    T id;
+    if constexpr (std::is_same_v<T, uint8_t>) id = identity<Op, acc_t<T>>() != 0;
+    else id = identity<Op, acc_t<T>>();
+    std::fill(out, out + out_count, id);
+    return;
+  }
+  const T* in = static_cast<const T*>(bufs[st.in.buf].data) + st.in.offset;
+  std::vector<T> tmp(kChunk);
+  int64_t idx[kMaxDims] = {};
+  int64_t off = 0;
+  for (int64_t o = 0; o < out_count; ++o) {
+    const acc_t<T> acc = reduce_one<Op>(space, in + off, total, tmp.data());
+    if constexpr (std::is_same_v<T, uint8_t>) out[o] = acc != 0;
+    else out[o] = acc;
+    for (int d = nkept - 1; d >= 0; --d) {
+      off += kept_strides[d];
+      if (++idx[d] < kept_dims[d]) break;
+      off -= kept_strides[d] * kept_dims[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+template <ReduceOp Op>
+void reduce_op(const ReduceStep& st, const BufferDesc* bufs) {
+  switch (st.dtype) {
+    case DType::f32: return reduce_typed<Op, float>(st, bufs);
+    case DType::i32: return reduce_typed<Op, int32_t>(st, bufs);
+    case DType::u32: return reduce_typed<Op, uint32_t>(st, bufs);
+    case DType::boolean:
+      if constexpr (Op == ReduceOp::max || Op == ReduceOp::min) reduce_typed<Op, uint8_t>(st, bufs);
+      return;
+  }
+}
+
+}  // namespace
+
+void run_reduce(const ReduceStep& st, const BufferDesc* bufs) {
+  switch (st.op) {
+    case ReduceOp::sum: return reduce_op<ReduceOp::sum>(st, bufs);
+    case ReduceOp::prod: return reduce_op<ReduceOp::prod>(st, bufs);
+    case ReduceOp::max: return reduce_op<ReduceOp::max>(st, bufs);
+    case ReduceOp::min: return reduce_op<ReduceOp::min>(st, bufs);
+  }
+}
+
+}  // namespace metalgrad::cpu
