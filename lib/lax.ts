@@ -3,7 +3,7 @@
  * elementwise ops have equal dtypes and equal shapes, or are rank-0). The numpy layer builds on it.
  */
 
-import { fromScalar } from './core/concrete';
+import { ConcreteArray, fromScalar } from './core/concrete';
 import { DType } from './core/dtype';
 import { bind1, Value } from './core/trace';
 import { BinaryPrim, ComparePrim, DotDims, UnaryPrim } from './primitives/types';
@@ -49,6 +49,8 @@ export function select(pred: Value, onTrue: Value, onFalse: Value): Value {
 
 export function convert(x: Value, dtype: DType, weakType = false): Value {
   if (x.dtype === dtype && x.weakType === weakType) return x;
+  // Scalar constants are converted here, so no equation is staged for them.
+  if (x instanceof ConcreteArray && x.ndim === 0) return fromScalar(Number(x.item()), dtype, weakType);
   return bind1('convert', [x], { dtype, weakType });
 }
 

@@ -38,8 +38,8 @@ export abstract class NDArray {
   abstract data(): TypedArray;
   /** Nested JS arrays (booleans for bool arrays). */
   abstract toArray(): NestedArray;
-  /** The single value of a size-1 array. */
-  abstract item(): number | boolean;
+  /** The single value of a size-1 array, as a JS number (bool arrays give 1 or 0). */
+  abstract item(): number;
   abstract toString(): string;
 
   /** Releases the data early; optional, the garbage collector does it otherwise. */

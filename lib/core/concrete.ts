@@ -22,9 +22,9 @@ export class ConcreteArray extends NDArray {
     return this.buffer.slice(0, this.size);
   }
 
-  item(): number | boolean {
+  item(): number {
     if (this.size !== 1) throw new Error(`Array.item: the array must have exactly one element, but it has shape [${this.aval.shape.join(', ')}] (${this.size} elements)`);
-    return this.scalarAt(0);
+    return Number(this.scalarAt(0));
   }
 
   toArray(): NestedArray {

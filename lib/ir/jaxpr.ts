@@ -94,6 +94,6 @@ export function printJaxpr(jaxpr: Jaxpr): string {
 
 function formatLiteral(l: Literal): string {
   const v = l.value.item();
-  const s = typeof v === 'boolean' ? String(v) : l.value.dtype === 'float32' && Number.isInteger(v) ? `${v}.0` : String(v);
+  const s = l.value.dtype === 'bool' ? String(v !== 0) : l.value.dtype === 'float32' && Number.isInteger(v) ? `${v}.0` : String(v);
   return `${s}:${l.aval.toString()}`;
 }

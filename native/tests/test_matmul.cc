@@ -92,3 +92,10 @@ TEST(matmul_broadcast_batch_stride_zero) {
   CHECK_EQ(c[2], 3.0f);
   CHECK_EQ(c[3], 4.0f);
 }
+
+TEST(matmul_k_zero_with_empty_offset_operands) {
+  std::vector<float> none, c(4, 3.0f);
+  run(Program().step(4, matmul_payload(0, 1, 2, 2, 0, {0, 7, 0, 0, 1}, {0, 9, 0, 2, 1}, {1, 0, 4, 2, 1})),
+      {desc(none), desc(c)});
+  for (float v : c) CHECK_EQ(v, 0.0f);
+}

@@ -187,3 +187,11 @@ TEST(argreduce_nan_and_dtypes) {
   run(Program().step(3, argreduce_payload(1, 1, {3}, 0, 2, {-1}, 0, 1, 0)), {desc(xi), desc(out)});
   CHECK_EQ(out[0], 0);  // reversed view: -2 at view index 0 comes first
 }
+
+TEST(empty_inputs_are_never_addressed) {
+  // Empty reduction over an empty buffer with a nonzero offset: only the output is touched.
+  std::vector<float> none, out(2, 9.0f);
+  run(Program().step(2, reduce_payload(1, 0, {2, 0}, 0, 5, {0, 1}, {1}, 1, 0)), {desc(none), desc(out)});
+  CHECK_EQ(out[0], 1.0f);
+  CHECK_EQ(out[1], 1.0f);
+}
