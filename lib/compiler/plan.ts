@@ -11,6 +11,7 @@ import { Atom, ClosedJaxpr, Literal, Var } from '../ir/jaxpr';
 import { encodeProgram } from '../backend/encode';
 import { native } from '../backend/native';
 import { primitiveDef } from '../primitives';
+import { fuse } from './fusion';
 import { Kernel, kernelArgs, remapKernel } from './kernel';
 
 /** A kernel of the plan as shown by `lower().kernels`. */
@@ -86,13 +87,23 @@ export class Plan {
     // Lower every equation, naming kernel operands by value id.
     const kernels: Kernel[] = [];
     const info: KernelInfo[] = [];
-    for (const eqn of jaxpr.eqns) {
-      const inIds = eqn.inputs.map(idOf);
-      const outIds = eqn.outs.map((v) => {
+    const defineOuts = (vars: Var[]): number[] =>
+      vars.map((v) => {
         const id = newValue(v.aval, { kind: 'computed' });
         ids.set(v, id);
         return id;
       });
+    for (const step of fuse(jaxpr)) {
+      if (step.kind === 'fused') {
+        const { group } = step;
+        const local = [...group.inputs.map(idOf), ...defineOuts(group.outputs)];
+        kernels.push(remapKernel(group.kernel, (arg) => local[arg]));
+        info.push({ name: `fused_${info.length}`, ops: group.eqns.map((e) => e.prim), inputs: group.inputs.length, outputs: group.outputs.length });
+        continue;
+      }
+      const { eqn } = step;
+      const inIds = eqn.inputs.map(idOf);
+      const outIds = defineOuts(eqn.outs);
       const def = primitiveDef(eqn.prim);
       const lowering = def.lower(eqn.inputs.map((a) => a.aval), eqn.outs.map((v) => v.aval), eqn.params as never);
       const tempIds = lowering.temps.map((a) => newValue(a, { kind: 'computed' }));
@@ -103,7 +114,8 @@ export class Plan {
           continue;
         }
         kernels.push(remapKernel(k, (arg) => local[arg]));
-        info.push({ name: `${eqn.prim}_${info.length}`, ops: [eqn.prim], inputs: kernelArgs(k).reads.length, outputs: kernelArgs(k).writes.length });
+        const { reads, writes } = kernelArgs(k);
+        info.push({ name: `${eqn.prim}_${info.length}`, ops: [eqn.prim], inputs: reads.length, outputs: writes.length });
       }
     }
     const rootOf = (id: number): number => {

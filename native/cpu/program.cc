@@ -43,17 +43,23 @@ class StepReader {
     return p_[pos_++];
   }
 
-  // Names the item subsequent errors refer to, e.g. "input 1".
-  void item(const char* group, int64_t i) { item_ = cat(group, " ", i, " "); }
-  void item(const char* group) { item_ = cat(group, " "); }
-  void item() { item_.clear(); }
+  // Names the item subsequent errors refer to, e.g. "input 1" (formatted only on failure, since
+  // decoding is on the path of every call).
+  void item(const char* group, int64_t i) {
+    group_ = group;
+    item_index_ = i;
+  }
+  void item(const char* group) { item(group, -1); }
+  void item() { group_ = nullptr; }
 
   [[noreturn]] void fail(const std::string& msg) const {
-    fail_run(cat("step ", index_, " (", step_kind_name(kind_), "): ", item_, msg));
+    std::string item;
+    if (group_ != nullptr) item = item_index_ >= 0 ? cat(group_, " ", item_index_, " ") : cat(group_, " ");
+    fail_run(cat("step ", index_, " (", step_kind_name(kind_), "): ", item, msg));
   }
 
   void finish() {
-    item_.clear();
+    item();
     if (pos_ != len_) fail(cat("len is ", len_, " but the fields use ", pos_));
   }
 
@@ -67,7 +73,8 @@ class StepReader {
   size_t pos_ = 0;
   size_t index_;
   int32_t kind_;
-  std::string item_;
+  const char* group_ = nullptr;
+  int64_t item_index_ = -1;
 };
 
 int64_t mul_or_fail(StepReader& r, int64_t a, int64_t b, const char* what) {

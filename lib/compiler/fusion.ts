@@ -1,0 +1,165 @@
+/**
+ * @file Elementwise fusion. Consecutive equations whose lowering is one elementwise kernel over the
+ * same output shape are merged into one kernel: values produced and consumed inside the group stay
+ * in registers, and only values needed outside it (later equations, the jaxpr's outputs) are stored.
+ * Whether an equation fuses follows from its primitive's own lowering, not from a list of names.
+ */
+
+import { ShapedArray } from '../core/aval';
+import { contiguousStrides, shapesEqual } from '../core/shape';
+import { Atom, Eqn, Jaxpr, Var } from '../ir/jaxpr';
+import { primitiveDef } from '../primitives';
+import { ElementwiseKernel, Instr, View } from './kernel';
+
+/** Most buffers one fused kernel may read (keeps the native argument list and register file small). */
+export const MAX_KERNEL_INPUTS = 16;
+
+/** A step of the lowered program: one equation lowered on its own, or a fused group. */
+export type Step = { kind: 'eqn'; eqn: Eqn } | { kind: 'fused'; group: FusedGroup };
+
+export interface FusedGroup {
+  eqns: Eqn[];
+  /** Atoms read from outside the group, in kernel-input order. */
+  inputs: Atom[];
+  /** Values stored for use outside the group. */
+  outputs: Var[];
+  /** The kernel, with args numbered [inputs..., outputs...]. */
+  kernel: ElementwiseKernel;
+}
+
+/** The single elementwise kernel an equation lowers to, if it is fusible over `shape`. */
+function fusibleKernel(eqn: Eqn): ElementwiseKernel | null {
+  if (eqn.outs.length !== 1) return null;
+  const lowering = primitiveDef(eqn.prim).lower(eqn.inputs.map((a) => a.aval), [eqn.outs[0].aval], eqn.params as never);
+  if (lowering.temps.length > 0 || lowering.kernels.length !== 1) return null;
+  const k = lowering.kernels[0];
+  if (k.kind !== 'elementwise' || k.outputs.length !== 1) return null;
+  const out = k.outputs[0].view;
+  const full = contiguousStrides(eqn.outs[0].aval.shape);
+  if (out.offset !== 0 || !out.strides.every((s, i) => s === full[i] || eqn.outs[0].aval.shape[i] <= 1)) return null;
+  return k;
+}
+
+const isIdentityView = (v: View, shape: readonly number[]): boolean => {
+  const full = contiguousStrides(shape);
+  return v.offset === 0 && v.strides.every((s, i) => s === full[i] || shape[i] <= 1);
+};
+
+/** Builds one group's kernel from its members' single-op kernels. */
+class GroupBuilder {
+  readonly eqns: Eqn[] = [];
+  readonly inputs: { atom: Atom; view: View; dtype: ShapedArray['dtype'] }[] = [];
+  private readonly instrs: Instr[] = [];
+  private readonly consts: number[] = [];
+  /** Register holding each value computed in the group. */
+  private readonly regOf = new Map<Var, number>();
+  private readonly pending: { eqn: Eqn; kernel: ElementwiseKernel }[] = [];
+
+  constructor(readonly shape: readonly number[]) {}
+
+  produces(v: Var): boolean {
+    return this.regOf.has(v);
+  }
+
+  /** Tries to add `eqn` (lowered to `kernel`); false when it cannot join this group. */
+  tryAdd(eqn: Eqn, kernel: ElementwiseKernel): boolean {
+    if (!shapesEqual(kernel.shape, this.shape)) return false;
+    let newInputs = 0;
+    for (let i = 0; i < eqn.inputs.length; i++) {
+      const a = eqn.inputs[i];
+      const view = kernel.inputs[i].view;
+      if (a instanceof Var && this.regOf.has(a)) {
+        if (!isIdentityView(view, this.shape)) return false;
+      } else if (this.findInput(a, view) === undefined) newInputs++;
+    }
+    if (this.inputs.length + newInputs > MAX_KERNEL_INPUTS) return false;
+    for (let i = 0; i < eqn.inputs.length; i++) {
+      const a = eqn.inputs[i];
+      const view = kernel.inputs[i].view;
+      if ((a instanceof Var && this.regOf.has(a)) || this.findInput(a, view) !== undefined) continue;
+      this.inputs.push({ atom: a, view: { ...view, arg: this.inputs.length }, dtype: kernel.inputs[i].dtype });
+    }
+    this.pending.push({ eqn, kernel });
+    this.eqns.push(eqn);
+    // The register is assigned when the kernel is finished.
+    this.regOf.set(eqn.outs[0], -1);
+    return true;
+  }
+
+  private findInput(a: Atom, view: View): number | undefined {
+    const i = this.inputs.findIndex((x) => x.atom === a && x.view.offset === view.offset && x.view.strides.every((s, j) => s === view.strides[j]));
+    return i < 0 ? undefined : i;
+  }
+
+  /** Finishes the kernel, storing `outputs` (values used outside the group). */
+  finish(outputs: Var[]): FusedGroup {
+    const nin = this.inputs.length;
+    let nextReg = nin;
+    this.regOf.clear();
+    for (const { eqn, kernel } of this.pending) {
+      const local = kernel.inputs.map((inp, i) => {
+        const a = eqn.inputs[i];
+        if (a instanceof Var && this.regOf.has(a)) return this.regOf.get(a) as number;
+        return this.findInput(a, inp.view) as number;
+      });
+      const base = this.consts.length;
+      this.consts.push(...kernel.consts);
+      // Map the single-op kernel's registers (inputs 0..n-1, then its own temporaries) to ours.
+      const map = new Map<number, number>(local.map((r, i) => [i, r]));
+      for (const ins of kernel.instrs) {
+        const reg = (r: number): number => (r < 0 ? r : (map.get(r) as number));
+        const dst = nextReg++;
+        this.instrs.push({ ...ins, a: ins.op === 'const' ? ins.a + base : reg(ins.a), b: ins.op === 'convert' ? ins.b : reg(ins.b), c: reg(ins.c), dst });
+        map.set(ins.dst, dst);
+      }
+      this.regOf.set(eqn.outs[0], map.get(kernel.outputs[0].reg) as number);
+    }
+    const full = contiguousStrides(this.shape);
+    const kernel: ElementwiseKernel = {
+      kind: 'elementwise',
+      shape: [...this.shape],
+      inputs: this.inputs.map((x) => ({ dtype: x.dtype, view: x.view })),
+      outputs: outputs.map((v, i) => ({ dtype: v.aval.dtype, view: { arg: nin + i, offset: 0, strides: full }, reg: this.regOf.get(v) as number })),
+      nregs: nextReg,
+      instrs: this.instrs,
+      consts: this.consts,
+    };
+    return { eqns: this.eqns, inputs: this.inputs.map((x) => x.atom), outputs, kernel };
+  }
+}
+
+/** Splits a jaxpr's equations into steps, fusing runs of elementwise equations. */
+export function fuse(jaxpr: Jaxpr): Step[] {
+  const steps: Step[] = [];
+  const uses = new Map<Var, number>();
+  const outsOfJaxpr = new Set(jaxpr.outs.filter((o): o is Var => o instanceof Var));
+  let group: GroupBuilder | null = null;
+  const closeGroup = (): void => {
+    if (!group) return;
+    const g = group;
+    group = null;
+    if (g.eqns.length === 1) {
+      steps.push({ kind: 'eqn', eqn: g.eqns[0] });
+      return;
+    }
+    const internalUses = new Map<Var, number>();
+    for (const e of g.eqns) for (const a of e.inputs) if (a instanceof Var && g.produces(a)) internalUses.set(a, (internalUses.get(a) ?? 0) + 1);
+    const outputs = g.eqns.map((e) => e.outs[0]).filter((v) => outsOfJaxpr.has(v) || (uses.get(v) ?? 0) > (internalUses.get(v) ?? 0));
+    steps.push({ kind: 'fused', group: g.finish(outputs) });
+  };
+  for (const e of jaxpr.eqns) for (const a of e.inputs) if (a instanceof Var) uses.set(a, (uses.get(a) ?? 0) + 1);
+  for (const eqn of jaxpr.eqns) {
+    const kernel = fusibleKernel(eqn);
+    if (!kernel) {
+      closeGroup();
+      steps.push({ kind: 'eqn', eqn });
+      continue;
+    }
+    if (group && (group as GroupBuilder).tryAdd(eqn, kernel)) continue;
+    closeGroup();
+    group = new GroupBuilder(kernel.shape);
+    group.tryAdd(eqn, kernel);
+  }
+  closeGroup();
+  return steps;
+}
