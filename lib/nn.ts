@@ -10,8 +10,10 @@ export interface AxisOptions {
   axis?: number | number[];
 }
 
+/** max(x, 0), with gradient 0 at x = 0 (as jax.nn.relu); NaN passes through. */
 export function relu(x: unknown): NDArray {
-  return np.maximum(x, 0);
+  const a = asArray('relu', 'x', x);
+  return np.where(np.lessEqual(a, 0), 0, a);
 }
 
 /** 1 / (1 + e^-x), written as 0.5 tanh(x/2) + 0.5 so that neither the value nor its gradient overflows. */
