@@ -4,14 +4,14 @@
  */
 
 import { ConcreteArray } from '../core/concrete';
-import { allocate, TypedArray } from '../core/dtype';
+import { TypedArray } from '../core/dtype';
 import { installEvalTrace, Trace, Value } from '../core/trace';
 import { primitiveDef } from '../primitives';
 import { Params, Prim } from '../primitives/types';
-import { encodeProgram } from './encode';
-import { native } from './native';
+import { defaultBackend } from './cpu';
 
 export function executeEager<P extends Prim>(prim: P, args: ConcreteArray[], params: Params[P]): ConcreteArray[] {
+  const backend = defaultBackend();
   const def = primitiveDef(prim);
   const inAvals = args.map((a) => a.aval);
   const outAvals = def.abstractEval(inAvals, params);
@@ -19,12 +19,9 @@ export function executeEager<P extends Prim>(prim: P, args: ConcreteArray[], par
   const n = args.length;
   const bufs: (TypedArray | undefined)[] = args.map((a) => a.buffer);
   for (const k of kernels) if (k.kind === 'alias') bufs[k.output] = bufs[k.input];
-  outAvals.forEach((a, i) => (bufs[n + i] ??= allocate(a.dtype, a.size)));
-  temps.forEach((a, i) => (bufs[n + outAvals.length + i] = allocate(a.dtype, a.size)));
-  if (kernels.some((k) => k.kind !== 'alias')) {
-    const { code, consts } = encodeProgram(kernels);
-    native().run(code, consts, bufs as TypedArray[]);
-  }
+  outAvals.forEach((a, i) => (bufs[n + i] ??= backend.allocate(a.dtype, a.size)));
+  temps.forEach((a, i) => (bufs[n + outAvals.length + i] = backend.allocate(a.dtype, a.size)));
+  backend.dispatch(backend.compile(kernels), bufs as TypedArray[]);
   return outAvals.map((a, i) => new ConcreteArray(a, bufs[n + i] as TypedArray));
 }
 

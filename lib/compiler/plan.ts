@@ -6,10 +6,10 @@
 
 import { ShapedArray } from '../core/aval';
 import { ConcreteArray } from '../core/concrete';
-import { allocate, TypedArray } from '../core/dtype';
+import { TypedArray } from '../core/dtype';
 import { Atom, ClosedJaxpr, Literal, Var } from '../ir/jaxpr';
-import { encodeProgram } from '../backend/encode';
-import { native } from '../backend/native';
+import { Backend, Executable } from '../backend/backend';
+import { defaultBackend } from '../backend/cpu';
 import { primitiveDef } from '../primitives';
 import { fuse } from './fusion';
 import { Kernel, kernelArgs, remapKernel } from './kernel';
@@ -35,8 +35,8 @@ export class Plan {
   private readonly inputSlots: number[];
 
   private constructor(
-    private readonly code: Int32Array,
-    private readonly consts: Float64Array,
+    private readonly backend: Backend,
+    private readonly exe: Executable,
     fixed: TypedArray[],
     inputSlots: number[],
     private readonly outputs: { slot: number; aval: ShapedArray; fresh: boolean }[],
@@ -50,8 +50,8 @@ export class Plan {
   run(inputs: ConcreteArray[]): ConcreteArray[] {
     const bufs = this.bufs;
     for (let i = 0; i < inputs.length; i++) bufs[this.inputSlots[i]] = inputs[i].buffer;
-    for (const o of this.outputs) if (o.fresh) bufs[o.slot] = allocate(o.aval.dtype, o.aval.size);
-    if (this.code[2] > 0) native().run(this.code, this.consts, bufs);
+    for (const o of this.outputs) if (o.fresh) bufs[o.slot] = this.backend.allocate(o.aval.dtype, o.aval.size);
+    this.backend.dispatch(this.exe, bufs);
     const outs = this.outputs.map((o) => new ConcreteArray(o.aval, bufs[o.slot]));
     // Drop references to caller data so the plan does not keep it alive.
     for (const s of this.inputSlots) bufs[s] = EMPTY;
@@ -59,7 +59,7 @@ export class Plan {
     return outs;
   }
 
-  static build(closed: ClosedJaxpr): Plan {
+  static build(closed: ClosedJaxpr, backend: Backend = defaultBackend()): Plan {
     const { jaxpr, consts } = closed;
     const values: ValueInfo[] = [];
     const root: number[] = [];
@@ -78,7 +78,7 @@ export class Plan {
     const literals = new Map<string, number>();
     const idOf = (a: Atom): number => {
       if (!(a instanceof Literal)) return ids.get(a) as number;
-      const key = `${a.aval}:${a.value.item()}`;
+      const key = a.key;
       let id = literals.get(key);
       if (id === undefined) literals.set(key, (id = newValue(a.aval, { kind: 'const', buffer: a.value.buffer })));
       return id;
@@ -153,7 +153,7 @@ export class Plan {
         if (slotOf.has(r) || values[r].source.kind !== 'computed' || outputRoots.has(r)) continue;
         const key = poolKey(values[r].aval);
         const reuse = free.get(key)?.pop();
-        slotOf.set(r, reuse ?? addSlot(allocate(values[r].aval.dtype, values[r].aval.size)));
+        slotOf.set(r, reuse ?? addSlot(backend.allocate(values[r].aval.dtype, values[r].aval.size)));
       }
       for (const r of releaseAt.get(i) ?? []) {
         if (values[r].source.kind !== 'computed' || outputRoots.has(r)) continue;
@@ -168,8 +168,8 @@ export class Plan {
       if (!slotOf.has(r)) slotOf.set(r, addSlot(fresh ? EMPTY : (values[r].source as { buffer: TypedArray }).buffer));
       return { slot: slotOf.get(r) as number, aval: o.aval, fresh };
     });
-    const program = encodeProgram(kernels.map((k) => remapKernel(k, (id) => slotOf.get(rootOf(id)) as number)));
-    return new Plan(program.code, program.consts, fixed, inputSlots, outputs, info);
+    const exe = backend.compile(kernels.map((k) => remapKernel(k, (id) => slotOf.get(rootOf(id)) as number)));
+    return new Plan(backend, exe, fixed, inputSlots, outputs, info);
   }
 }
 
