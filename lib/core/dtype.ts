@@ -66,7 +66,7 @@ export function castScalar(x: number, dtype: DType): number {
     case 'float32':
       return Math.fround(x);
     case 'bool':
-      return x !== 0 && !Number.isNaN(x) ? 1 : 0;
+      return x !== 0 ? 1 : 0; // NaN is truthy, as the native convert (and NumPy)
     case 'int32':
       if (Number.isNaN(x)) return 0;
       return Math.max(-2147483648, Math.min(2147483647, Math.trunc(x)));

@@ -1,0 +1,444 @@
+/**
+ * @file Metal Shading Language generation: one kernel function per kernel of a plan, specialised
+ * for its shapes, strides and offsets (they are compile-time constants in the source). Scalar ops
+ * call the `mg_<op>` functions of shaders/ops.h, whose names are the ABI's op names. Buffers are
+ * bound inputs first, then outputs (`mslBindings`); one thread per output element (`mslThreads`).
+ * Element indices are 32-bit ints: buffers are limited to 2^31 elements.
+ */
+
+import * as fs from 'fs';
+import * as path from 'path';
+import { DType, DTYPES, SHORT_NAME } from '../core/dtype';
+import { contiguousStrides, sizeOf } from '../core/shape';
+import { ArgReduceKernel, ElementwiseKernel, Instr, Kernel, MatmulKernel, ReduceKernel, ScalarOp, View } from './kernel';
+
+type Form = 'copy' | 'const' | 'convert' | 'unary' | 'binary' | 'compare' | 'select';
+const F: DType[] = ['float32'];
+const FIU: DType[] = ['float32', 'int32', 'uint32'];
+const IUB: DType[] = ['int32', 'uint32', 'bool'];
+const ALL: DType[] = [...DTYPES];
+
+/** Operand form and register kinds of each scalar op (native/ABI.md), exhaustive over `ScalarOp`. */
+const OP_INFO: { [O in ScalarOp]: { form: Form; kinds: DType[] } } = {
+  copy: { form: 'copy', kinds: ALL },
+  const: { form: 'const', kinds: ALL },
+  convert: { form: 'convert', kinds: ALL },
+  neg: { form: 'unary', kinds: FIU },
+  exp: { form: 'unary', kinds: F },
+  log: { form: 'unary', kinds: F },
+  log1p: { form: 'unary', kinds: F },
+  expm1: { form: 'unary', kinds: F },
+  sin: { form: 'unary', kinds: F },
+  cos: { form: 'unary', kinds: F },
+  tanh: { form: 'unary', kinds: F },
+  sqrt: { form: 'unary', kinds: F },
+  abs: { form: 'unary', kinds: FIU },
+  sign: { form: 'unary', kinds: FIU },
+  erf: { form: 'unary', kinds: F },
+  floor: { form: 'unary', kinds: F },
+  ceil: { form: 'unary', kinds: F },
+  add: { form: 'binary', kinds: FIU },
+  sub: { form: 'binary', kinds: FIU },
+  mul: { form: 'binary', kinds: FIU },
+  div: { form: 'binary', kinds: FIU },
+  pow: { form: 'binary', kinds: FIU },
+  max: { form: 'binary', kinds: ALL },
+  min: { form: 'binary', kinds: ALL },
+  lt: { form: 'compare', kinds: ALL },
+  le: { form: 'compare', kinds: ALL },
+  gt: { form: 'compare', kinds: ALL },
+  ge: { form: 'compare', kinds: ALL },
+  eq: { form: 'compare', kinds: ALL },
+  ne: { form: 'compare', kinds: ALL },
+  and: { form: 'binary', kinds: IUB },
+  or: { form: 'binary', kinds: IUB },
+  not: { form: 'unary', kinds: IUB },
+  select: { form: 'select', kinds: ALL },
+};
+
+/** Entries of Metal's buffer argument table: a kernel takes at most this many buffers. */
+export const MSL_MAX_BUFFERS = 31;
+
+/** MSL type of a register of each kind, and of an element in a buffer (bool is one byte). */
+const REG_TYPE: Record<DType, string> = { float32: 'float', int32: 'int', uint32: 'uint', bool: 'bool' };
+const BUF_TYPE: Record<DType, string> = { float32: 'float', int32: 'int', uint32: 'uint', bool: 'uchar' };
+
+/** One buffer parameter of a generated kernel: `[[buffer(i)]]` is bound to the plan's buffer `arg`. */
+export interface MslBinding {
+  arg: number;
+  dtype: DType;
+  writes: boolean;
+}
+
+let header: string | undefined;
+
+/** shaders/ops.h, read once (generated sources embed it, so Metal needs no include path). */
+export function mslOpsHeader(): string {
+  if (header === undefined) {
+    let dir = __dirname;
+    while (!fs.existsSync(path.join(dir, 'shaders', 'ops.h'))) {
+      const up = path.dirname(dir);
+      if (up === dir) throw new Error(`generateMsl: cannot find shaders/ops.h above ${__dirname}`);
+      dir = up;
+    }
+    header = fs.readFileSync(path.join(dir, 'shaders', 'ops.h'), 'utf8');
+  }
+  return header;
+}
+
+/** A self-contained MSL source (ops header + kernel) for `newLibraryWithSource`. */
+export function generateMsl(kernel: Kernel, name: string): string {
+  return `${mslOpsHeader()}\n${generateMslKernel(kernel, name)}`;
+}
+
+/** Only the kernel function of `generateMsl` (it needs shaders/ops.h before it). */
+export function generateMslKernel(kernel: Kernel, name: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`generateMsl: the kernel name must be an identifier, received ${JSON.stringify(name)}`);
+  const nbufs = mslBindings(kernel).length;
+  if (nbufs > MSL_MAX_BUFFERS) throw new Error(`generateMsl: kernel ${name} takes ${nbufs} buffers; Metal binds at most ${MSL_MAX_BUFFERS}`);
+  switch (kernel.kind) {
+    case 'elementwise':
+      return elementwise(kernel, name);
+    case 'reduce':
+      return reduce(kernel, name);
+    case 'argreduce':
+      return argreduce(kernel, name);
+    case 'matmul':
+      return matmul(kernel, name);
+    case 'alias':
+      throw new Error('generateMsl: an alias kernel moves no data and has no MSL (the plan shares the buffer)');
+  }
+}
+
+/** The buffers a generated kernel takes, in `[[buffer(i)]]` order. */
+export function mslBindings(kernel: Kernel): MslBinding[] {
+  switch (kernel.kind) {
+    case 'elementwise':
+      return [...kernel.inputs.map((i) => ({ arg: i.view.arg, dtype: i.dtype, writes: false })), ...kernel.outputs.map((o) => ({ arg: o.view.arg, dtype: o.dtype, writes: true }))];
+    case 'reduce':
+      return [{ arg: kernel.input.arg, dtype: kernel.dtype, writes: false }, { arg: kernel.output.arg, dtype: kernel.dtype, writes: true }];
+    case 'argreduce':
+      return [{ arg: kernel.input.arg, dtype: kernel.dtype, writes: false }, { arg: kernel.output.arg, dtype: 'int32', writes: true }];
+    case 'matmul':
+      return [{ arg: kernel.a.arg, dtype: kernel.dtype, writes: false }, { arg: kernel.b.arg, dtype: kernel.dtype, writes: false }, { arg: kernel.c.arg, dtype: kernel.dtype, writes: true }];
+    case 'alias':
+      return [];
+  }
+}
+
+/** Threads to dispatch (one per output element); 0 means nothing to dispatch. */
+export function mslThreads(kernel: Kernel): number {
+  switch (kernel.kind) {
+    case 'elementwise':
+      return kernel.outputs.length === 0 ? 0 : sizeOf(kernel.shape);
+    case 'reduce':
+      return sizeOf(kernel.shape.filter((_, d) => !kernel.axes.includes(d)));
+    case 'argreduce':
+      return sizeOf(kernel.shape.filter((_, d) => d !== kernel.axis));
+    case 'matmul':
+      return kernel.batch * kernel.m * kernel.n;
+    case 'alias':
+      return 0;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared pieces
+
+function signature(name: string, kernel: Kernel): string {
+  const params = mslBindings(kernel).map((b, i, all) => {
+    const nin = all.filter((x) => !x.writes).length;
+    const id = b.writes ? `out${i - nin}` : `in${i}`;
+    return `    device ${b.writes ? '' : 'const '}${BUF_TYPE[b.dtype]}* ${id} [[buffer(${i})]],`;
+  });
+  return [`kernel void ${name}(`, ...params, '    uint gid [[thread_position_in_grid]]) {'].join('\n');
+}
+
+/** `offset + i0 * s0 + ...` over the index variables `vars` (stride-0 dims drop out). */
+function indexExpr(offset: number, strides: readonly number[], vars: readonly string[]): string {
+  const terms: string[] = [];
+  strides.forEach((s, d) => {
+    if (s !== 0) terms.push(s === 1 ? vars[d] : `${vars[d]} * ${s}`);
+  });
+  if (offset !== 0 || terms.length === 0) terms.unshift(String(offset));
+  return terms.join(' + ');
+}
+
+/** Declares `const int <vars[d]>` for the row-major decomposition of `gid` over `dims`. */
+function decompose(dims: readonly number[], vars: readonly string[]): string[] {
+  const lines: string[] = [];
+  let inner = 1;
+  for (let d = dims.length - 1; d >= 0; d--) {
+    const q = inner === 1 ? 'gid' : `gid / ${inner}u`;
+    const e = d === 0 ? q : inner === 1 ? `gid % ${dims[d]}u` : `(${q}) % ${dims[d]}u`;
+    lines.unshift(`  const int ${vars[d]} = int(${e});`);
+    inner *= dims[d];
+  }
+  return lines;
+}
+
+const indexVars = (n: number, prefix: string): string[] => Array.from({ length: n }, (_, d) => `${prefix}${d}`);
+
+/** Loads element `idx` of buffer `buf` as a register value of kind `dtype`. */
+const load = (buf: string, idx: string, dtype: DType): string => (dtype === 'bool' ? `${buf}[${idx}] != 0` : `${buf}[${idx}]`);
+const store = (value: string, dtype: DType): string => (dtype === 'bool' ? `uchar(${value})` : value);
+
+function floatLiteral(x: number): string {
+  const f = Math.fround(x);
+  if (Number.isNaN(f)) return 'NAN';
+  if (f === Infinity || f === -Infinity) return f > 0 ? 'INFINITY' : '-INFINITY';
+  if (Object.is(f, -0)) return '-0.0f';
+  for (let p = 1; ; p++) {
+    const s = f.toPrecision(p);
+    if (p >= 9 || Math.fround(Number(s)) === f) return `${/[.e]/.test(s) ? s : `${s}.0`}f`;
+  }
+}
+
+/** A const operand converted to kind `k` as the ABI does (saturating, NaN -> 0; to bool is != 0). */
+export function mslLiteral(x: number, k: DType): string {
+  switch (k) {
+    case 'float32':
+      return floatLiteral(x);
+    case 'int32': {
+      const v = Number.isNaN(x) ? 0 : Math.max(-2147483648, Math.min(2147483647, Math.trunc(x)));
+      return v === -2147483648 ? '(-2147483647 - 1)' : String(v);
+    }
+    case 'uint32':
+      return `${!(x > -1) ? 0 : Math.min(4294967295, Math.trunc(x))}u`;
+    case 'bool':
+      return x !== 0 ? 'true' : 'false';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Elementwise
+
+/** Drops size-1 dims and merges dims that every view walks contiguously (as native/cpu/layout). */
+function collapse(shape: readonly number[], views: readonly View[]): { dims: number[]; strides: number[][] } {
+  const dims: number[] = [];
+  const strides: number[][] = views.map(() => []);
+  shape.forEach((n, d) => {
+    if (n === 1) return;
+    const last = dims.length - 1;
+    if (last >= 0 && views.every((v, i) => strides[i][last] === v.strides[d] * n)) {
+      dims[last] *= n;
+      views.forEach((v, i) => (strides[i][last] = v.strides[d]));
+      return;
+    }
+    dims.push(n);
+    views.forEach((v, i) => strides[i].push(v.strides[d]));
+  });
+  return { dims, strides };
+}
+
+function checkInstr(k: ElementwiseKernel, ins: Instr, at: number, typeOf: (r: number) => DType): void {
+  const info = OP_INFO[ins.op];
+  const where = `generateMsl: instruction ${at} (${ins.op} on ${ins.kind})`;
+  if (!info) throw new Error(`generateMsl: instruction ${at} has unknown op ${JSON.stringify(ins.op)}`);
+  if (!info.kinds.includes(ins.kind)) throw new Error(`${where}: the op is defined on ${info.kinds.join(', ')} only`);
+  if (ins.dst < k.inputs.length || ins.dst >= k.nregs) throw new Error(`${where}: dst ${ins.dst} must be in [${k.inputs.length}, ${k.nregs})`);
+  const expect = (r: number, kind: DType, operand: string): void => {
+    if (typeOf(r) !== kind) throw new Error(`${where}: operand ${operand} (r${r}) must be ${kind}, it holds ${typeOf(r)}`);
+  };
+  if (info.form === 'const') {
+    if (!(ins.a >= 0 && ins.a < k.consts.length)) throw new Error(`${where}: const index ${ins.a} is out of range (${k.consts.length} consts)`);
+  } else if (info.form === 'convert') {
+    if (!(ins.b >= 0 && ins.b < DTYPES.length)) throw new Error(`${where}: source dtype code ${ins.b} is invalid`);
+    expect(ins.a, DTYPES[ins.b], 'a');
+  } else if (info.form === 'select') {
+    expect(ins.a, 'bool', 'a');
+    expect(ins.b, ins.kind, 'b');
+    expect(ins.c, ins.kind, 'c');
+  } else {
+    expect(ins.a, ins.kind, 'a');
+    if (info.form === 'binary' || info.form === 'compare') expect(ins.b, ins.kind, 'b');
+  }
+}
+
+/** The right-hand side of one instruction over the current names of its operand registers. */
+function instrExpr(k: ElementwiseKernel, ins: Instr, name: (r: number) => string): string {
+  switch (OP_INFO[ins.op].form) {
+    case 'copy':
+      return `mg_copy(${name(ins.a)})`;
+    case 'const':
+      return mslLiteral(k.consts[ins.a], ins.kind);
+    case 'convert':
+      return `mg_convert_${SHORT_NAME[ins.kind]}(${name(ins.a)})`;
+    case 'unary':
+      return `mg_${ins.op}(${name(ins.a)})`;
+    case 'binary':
+    case 'compare':
+      return `mg_${ins.op}(${name(ins.a)}, ${name(ins.b)})`;
+    case 'select':
+      return `mg_select(${name(ins.a)}, ${name(ins.b)}, ${name(ins.c)})`;
+  }
+}
+
+function elementwise(k: ElementwiseKernel, name: string): string {
+  const numel = sizeOf(k.shape);
+  const views = [...k.inputs.map((i) => i.view), ...k.outputs.map((o) => o.view)];
+  for (const v of views) {
+    if (v.strides.length !== k.shape.length) throw new Error(`generateMsl: a view of arg ${v.arg} has ${v.strides.length} strides for a rank-${k.shape.length} shape`);
+  }
+  const { dims, strides } = collapse(k.shape, views);
+  // Contiguous: each view is the whole shape in row-major order, or one broadcast element.
+  const full = contiguousStrides(dims);
+  const contiguous = strides.every((s) => s.every((x) => x === 0) || s.every((x, d) => x === full[d]));
+  const lines: string[] = [];
+  const layout = contiguous ? 'contiguous' : `strided over [${dims.join(', ')}]`;
+  lines.push(`// ${name}: elementwise over [${k.shape.join(', ')}] (${numel} elements, ${layout}), ${k.instrs.length} instruction${k.instrs.length === 1 ? '' : 's'}`);
+  lines.push(signature(name, k));
+  if (numel === 0 || k.outputs.length === 0) {
+    lines.push('  // nothing to compute', '}', '');
+    return lines.join('\n');
+  }
+  lines.push(`  if (gid >= ${numel}u) return;`);
+  let index: (view: number) => string;
+  if (contiguous) {
+    index = (i) => {
+      const v = views[i];
+      const broadcast = strides[i].every((x) => x === 0);
+      return broadcast ? String(v.offset) : v.offset === 0 ? 'gid' : `${v.offset} + gid`;
+    };
+  } else {
+    const vars = indexVars(dims.length, 'i');
+    lines.push(...decompose(dims, vars));
+    index = (i) => indexExpr(views[i].offset, strides[i], vars);
+  }
+
+  // Registers are SSA values `r<reg>`; a register written twice gets `r<reg>_<n>`.
+  const types = new Map<number, DType>();
+  const names = new Map<number, string>();
+  const writes = new Map<number, number>();
+  const nameOf = (r: number): string => {
+    const n = names.get(r);
+    if (n === undefined) throw new Error(`generateMsl: register r${r} is read before it is written`);
+    return n;
+  };
+  const typeOf = (r: number): DType => {
+    if (!types.has(r)) nameOf(r);
+    return types.get(r) as DType;
+  };
+  const define = (r: number, t: DType, rhs: string): void => {
+    const count = writes.get(r) ?? 0;
+    writes.set(r, count + 1);
+    const id = count === 0 ? `r${r}` : `r${r}_${count}`;
+    types.set(r, t);
+    names.set(r, id);
+    lines.push(`  const ${REG_TYPE[t]} ${id} = ${rhs};`);
+  };
+  k.inputs.forEach((inp, i) => define(i, inp.dtype, load(`in${i}`, index(i), inp.dtype)));
+  k.instrs.forEach((ins, at) => {
+    checkInstr(k, ins, at, typeOf);
+    const t = OP_INFO[ins.op].form === 'compare' ? 'bool' : ins.kind;
+    define(ins.dst, t, instrExpr(k, ins, nameOf));
+  });
+  k.outputs.forEach((out, o) => {
+    if (typeOf(out.reg) !== out.dtype) throw new Error(`generateMsl: output ${o} is ${out.dtype} but stores r${out.reg}, which holds ${typeOf(out.reg)}`);
+    lines.push(`  out${o}[${index(k.inputs.length + o)}] = ${store(nameOf(out.reg), out.dtype)};`);
+  });
+  lines.push('}', '');
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reductions and matmul: one thread per output element (a correct baseline; threadgroup
+// reductions and a tiled matmul replace these later).
+
+const REDUCE_SCALAR_OP = { sum: 'add', prod: 'mul', max: 'max', min: 'min' } as const;
+
+function identity(op: ReduceKernel['op'], t: DType): string {
+  switch (op) {
+    case 'sum':
+      return mslLiteral(0, t);
+    case 'prod':
+      return mslLiteral(1, t);
+    case 'max':
+      return { float32: '-INFINITY', int32: '(-2147483647 - 1)', uint32: '0u', bool: 'false' }[t];
+    case 'min':
+      return { float32: 'INFINITY', int32: '2147483647', uint32: '4294967295u', bool: 'true' }[t];
+  }
+}
+
+/** The non-size-1 dims of `shape` split into kept (output order) and reduced ones. */
+function splitDims(shape: readonly number[], input: View, reduced: (d: number) => boolean) {
+  const kept = { dims: [] as number[], strides: [] as number[] };
+  const red = { dims: [] as number[], strides: [] as number[] };
+  shape.forEach((n, d) => {
+    if (n === 1) return;
+    const part = reduced(d) ? red : kept;
+    part.dims.push(n);
+    part.strides.push(input.strides[d]);
+  });
+  return { kept, red };
+}
+
+/** `const int base = ...` for the input element at reduced index 0 of this thread's output. */
+function baseLines(kept: { dims: number[]; strides: number[] }, offset: number): string[] {
+  const vars = indexVars(kept.dims.length, 'o');
+  return [...decompose(kept.dims, vars), `  const int base = ${indexExpr(offset, kept.strides, vars)};`];
+}
+
+function reduce(k: ReduceKernel, name: string): string {
+  if (k.dtype === 'bool' && (k.op === 'sum' || k.op === 'prod')) throw new Error(`generateMsl: reduce ${k.op} is not defined on bool`);
+  const { kept, red } = splitDims(k.shape, k.input, (d) => k.axes.includes(d));
+  const outCount = sizeOf(kept.dims);
+  const t = REG_TYPE[k.dtype];
+  const lines = [`// ${name}: reduce_${k.op} of [${k.shape.join(', ')}] over axes [${k.axes.join(', ')}], one thread per output element`, signature(name, k)];
+  if (outCount === 0) return [...lines, '  // nothing to compute', '}', ''].join('\n');
+  lines.push(`  if (gid >= ${outCount}u) return;`, ...baseLines(kept, k.input.offset));
+  lines.push(`  ${t} acc = ${identity(k.op, k.dtype)};`);
+  if (sizeOf(red.dims) > 0) {
+    const vars = red.dims.map((_, d) => `j${d}`);
+    red.dims.forEach((n, d) => lines.push(`${'  '.repeat(d + 1)}for (int ${vars[d]} = 0; ${vars[d]} < ${n}; ++${vars[d]}) {`));
+    const at = indexExpr(0, red.strides, vars);
+    const pad = '  '.repeat(red.dims.length + 1);
+    lines.push(`${pad}acc = mg_${REDUCE_SCALAR_OP[k.op]}(acc, ${load('in0', at === '0' ? 'base' : `base + ${at}`, k.dtype)});`);
+    for (let d = red.dims.length - 1; d >= 0; d--) lines.push(`${'  '.repeat(d + 1)}}`);
+  }
+  lines.push(`  out0[${k.output.offset === 0 ? 'gid' : `${k.output.offset} + gid`}] = ${store('acc', k.dtype)};`, '}', '');
+  return lines.join('\n');
+}
+
+function argreduce(k: ArgReduceKernel, name: string): string {
+  const n = k.shape[k.axis];
+  if (!(n > 0)) throw new Error(`generateMsl: ${k.op} over an empty axis ${k.axis} of [${k.shape.join(', ')}]`);
+  const { kept } = splitDims(k.shape, k.input, (d) => d === k.axis);
+  const outCount = sizeOf(kept.dims);
+  const t = REG_TYPE[k.dtype];
+  const stride = k.input.strides[k.axis];
+  const at = (l: string): string => `base${stride === 0 ? '' : ` + ${stride === 1 ? l : `${l} * ${stride}`}`}`;
+  const lines = [`// ${name}: ${k.op} of [${k.shape.join(', ')}] along axis ${k.axis}; ties pick the first index, the first NaN wins`, signature(name, k)];
+  if (outCount === 0) return [...lines, '  // nothing to compute', '}', ''].join('\n');
+  lines.push(`  if (gid >= ${outCount}u) return;`, ...baseLines(kept, k.input.offset));
+  const float = k.dtype === 'float32';
+  const better = k.op === 'argmax' ? 'mg_gt' : 'mg_lt';
+  lines.push(`  ${t} best = ${load('in0', 'base', k.dtype)};`, '  int best_i = 0;');
+  lines.push(`  for (int l = 1; l < ${n}${float ? ' && !mg_isnan(best)' : ''}; ++l) {`);
+  lines.push(`    const ${t} v = ${load('in0', at('l'), k.dtype)};`);
+  lines.push(`    if (${float ? 'mg_isnan(v) || ' : ''}${better}(v, best)) {`, '      best = v;', '      best_i = l;', '    }', '  }');
+  lines.push(`  out0[${k.output.offset === 0 ? 'gid' : `${k.output.offset} + gid`}] = best_i;`, '}', '');
+  return lines.join('\n');
+}
+
+/** The fallback GEMM: one thread per element of C, a plain dot product over k. */
+function matmul(k: MatmulKernel, name: string): string {
+  if (k.dtype !== 'float32' && k.dtype !== 'int32') throw new Error(`generateMsl: matmul is defined on float32 and int32, received ${k.dtype}`);
+  const t = REG_TYPE[k.dtype];
+  const count = k.batch * k.m * k.n;
+  const lines = [
+    `// ${name}: matmul fallback (one thread per output element), [${k.batch}] x [${k.m}, ${k.k}] @ [${k.k}, ${k.n}]`,
+    signature(name, k),
+  ];
+  if (count === 0) return [...lines, '  // nothing to compute', '}', ''].join('\n');
+  const [p, i, j] = ['p', 'i', 'j'];
+  lines.push(`  if (gid >= ${count}u) return;`, ...decompose([k.batch, k.m, k.n], [p, i, j]));
+  const [sa, sb, sc] = [k.a.strides, k.b.strides, k.c.strides];
+  lines.push(`  const int a_row = ${indexExpr(k.a.offset, [sa[0], sa[1]], [p, i])};`);
+  lines.push(`  const int b_col = ${indexExpr(k.b.offset, [sb[0], sb[2]], [p, j])};`);
+  lines.push(`  ${t} acc = ${mslLiteral(0, k.dtype)};`);
+  lines.push(`  for (int l = 0; l < ${k.k}; ++l) {`);
+  lines.push(`    acc = mg_add(acc, mg_mul(in0[${indexExpr(0, [1, sa[2]], ['a_row', 'l'])}], in1[${indexExpr(0, [1, sb[1]], ['b_col', 'l'])}]));`);
+  lines.push('  }', `  out0[${indexExpr(k.c.offset, [sc[0], sc[1], sc[2]], [p, i, j])}] = acc;`, '}', '');
+  return lines.join('\n');
+}
