@@ -11,7 +11,7 @@ export function cse(jaxpr: Jaxpr): Jaxpr {
   };
   const subst = new Map<Var, Var>();
   const resolve = (a: Atom): Atom => (a instanceof Var ? subst.get(a) ?? a : a);
-  const key = (a: Atom): string => (a instanceof Literal ? `${a.aval}:${a.value.item()}` : `v${idOf(a)}`);
+  const key = (a: Atom): string => (a instanceof Literal ? a.key : `v${idOf(a)}`);
   const seen = new Map<string, Var[]>();
   const eqns: Eqn[] = [];
   for (const e of jaxpr.eqns) {

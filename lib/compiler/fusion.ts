@@ -7,7 +7,7 @@
 
 import { ShapedArray } from '../core/aval';
 import { contiguousStrides, shapesEqual } from '../core/shape';
-import { Atom, Eqn, Jaxpr, Var } from '../ir/jaxpr';
+import { Atom, Eqn, Jaxpr, Literal, Var } from '../ir/jaxpr';
 import { primitiveDef } from '../primitives';
 import { ElementwiseKernel, Instr, View } from './kernel';
 
@@ -70,13 +70,13 @@ class GroupBuilder {
       const view = kernel.inputs[i].view;
       if (a instanceof Var && this.regOf.has(a)) {
         if (!isIdentityView(view, this.shape)) return false;
-      } else if (this.findInput(a, view) === undefined) newInputs++;
+      } else if (!(a instanceof Literal) && this.findInput(a, view) === undefined) newInputs++;
     }
     if (this.inputs.length + newInputs > MAX_KERNEL_INPUTS) return false;
     for (let i = 0; i < eqn.inputs.length; i++) {
       const a = eqn.inputs[i];
       const view = kernel.inputs[i].view;
-      if ((a instanceof Var && this.regOf.has(a)) || this.findInput(a, view) !== undefined) continue;
+      if ((a instanceof Var && this.regOf.has(a)) || a instanceof Literal || this.findInput(a, view) !== undefined) continue;
       this.inputs.push({ atom: a, view: { ...view, arg: this.inputs.length }, dtype: kernel.inputs[i].dtype });
     }
     this.pending.push({ eqn, kernel });
@@ -96,10 +96,23 @@ class GroupBuilder {
     const nin = this.inputs.length;
     let nextReg = nin;
     this.regOf.clear();
+    // Scalar literals become `const` instructions instead of buffers.
+    const literalReg = new Map<string, number>();
+    const literal = (l: Literal): number => {
+      const key = l.key;
+      let reg = literalReg.get(key);
+      if (reg === undefined) {
+        reg = nextReg++;
+        this.instrs.push({ op: 'const', kind: l.aval.dtype, dst: reg, a: this.consts.push(l.value.item()) - 1, b: -1, c: -1 });
+        literalReg.set(key, reg);
+      }
+      return reg;
+    };
     for (const { eqn, kernel } of this.pending) {
       const local = kernel.inputs.map((inp, i) => {
         const a = eqn.inputs[i];
-        if (a instanceof Var && this.regOf.has(a)) return this.regOf.get(a) as number;
+        if (a instanceof Literal) return literal(a);
+        if (this.regOf.has(a)) return this.regOf.get(a) as number;
         return this.findInput(a, inp.view) as number;
       });
       const base = this.consts.length;

@@ -12,14 +12,32 @@ import { Backend, Executable } from '../backend/backend';
 import { defaultBackend } from '../backend/cpu';
 import { primitiveDef } from '../primitives';
 import { fuse } from './fusion';
+import { generateMsl } from './msl';
 import { Kernel, kernelArgs, remapKernel } from './kernel';
 
 /** A kernel of the plan as shown by `lower().kernels`. */
 export interface KernelInfo {
   name: string;
+  /** The primitives computed by this kernel (several when fused). */
   ops: string[];
   inputs: number;
   outputs: number;
+  /** The generated Metal source of this kernel (on every platform). */
+  readonly msl: string;
+}
+
+function kernelInfo(kernel: Kernel, name: string, ops: string[]): KernelInfo {
+  const { reads, writes } = kernelArgs(kernel);
+  let msl: string | undefined;
+  return {
+    name,
+    ops,
+    inputs: new Set(reads).size,
+    outputs: new Set(writes).size,
+    get msl() {
+      return (msl ??= generateMsl(kernel, name));
+    },
+  };
 }
 
 type Source = { kind: 'input'; index: number } | { kind: 'const'; buffer: TypedArray } | { kind: 'computed' };
@@ -98,7 +116,7 @@ export class Plan {
         const { group } = step;
         const local = [...group.inputs.map(idOf), ...defineOuts(group.outputs)];
         kernels.push(remapKernel(group.kernel, (arg) => local[arg]));
-        info.push({ name: `fused_${info.length}`, ops: group.eqns.map((e) => e.prim), inputs: group.inputs.length, outputs: group.outputs.length });
+        info.push(kernelInfo(group.kernel, `fused_${info.length}`, group.eqns.map((e) => e.prim)));
         continue;
       }
       const { eqn } = step;
@@ -114,8 +132,7 @@ export class Plan {
           continue;
         }
         kernels.push(remapKernel(k, (arg) => local[arg]));
-        const { reads, writes } = kernelArgs(k);
-        info.push({ name: `${eqn.prim}_${info.length}`, ops: [eqn.prim], inputs: reads.length, outputs: writes.length });
+        info.push(kernelInfo(k, `${eqn.prim}_${info.length}`, [eqn.prim]));
       }
     }
     const rootOf = (id: number): number => {

@@ -4,6 +4,7 @@
  */
 
 import { NDArray } from './array';
+import { describe } from './errors';
 
 export type Leaf = NDArray | number | boolean;
 
@@ -49,25 +50,26 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
   return proto === Object.prototype || proto === null;
 }
 
-function flattenInto(tree: unknown, leaves: unknown[], fn: string): TreeDef {
+/** `path` names the node in errors, e.g. `args[0].w`. */
+function flattenInto(tree: unknown, leaves: unknown[], fn: string, path: string): TreeDef {
   if (tree === null) return new TreeDef('null');
   if (tree === undefined) return new TreeDef('undefined');
-  if (globalThis.Array.isArray(tree)) return new TreeDef('array', tree.map((c) => flattenInto(c, leaves, fn)));
+  if (globalThis.Array.isArray(tree)) return new TreeDef('array', tree.map((c, i) => flattenInto(c, leaves, fn, `${path}[${i}]`)));
   if (isPlainObject(tree)) {
     const keys = Object.keys(tree).sort();
-    return new TreeDef('object', keys.map((k) => flattenInto(tree[k], leaves, fn)), keys);
+    return new TreeDef('object', keys.map((k) => flattenInto(tree[k], leaves, fn, `${path}.${k}`)), keys);
   }
   if (tree instanceof NDArray || typeof tree === 'number' || typeof tree === 'boolean') {
     leaves.push(tree);
     return LEAF;
   }
-  const name = typeof tree === 'object' ? (tree as object).constructor?.name ?? 'object' : typeof tree;
-  throw new TypeError(`${fn}: pytree leaves must be arrays or numbers (inside nested arrays and plain objects), received ${name}`);
+  throw new TypeError(`${fn}: argument \`${path}\` must be an array or a number (pytree leaves must be arrays or numbers, inside nested arrays and plain objects), received ${describe(tree)}`);
 }
 
-export function flatten(tree: unknown, fn = 'tree.flatten'): [Leaf[], TreeDef] {
+/** `root` names the whole tree in errors (`args`, `output`, ...). */
+export function flatten(tree: unknown, fn = 'tree.flatten', root = 'tree'): [Leaf[], TreeDef] {
   const leaves: Leaf[] = [];
-  const def = flattenInto(tree, leaves, fn);
+  const def = flattenInto(tree, leaves, fn, root);
   return [leaves, def];
 }
 

@@ -16,6 +16,11 @@ export class Literal {
   get aval(): ShapedArray {
     return this.value.aval;
   }
+  /** Equal for equal constants of one type, and different for -0 and 0 (1/-0 is -inf). */
+  get key(): string {
+    const v = this.value.item();
+    return `${this.aval}:${Object.is(v, -0) ? '-0' : v}`;
+  }
 }
 
 export type Atom = Var | Literal;
@@ -94,6 +99,6 @@ export function printJaxpr(jaxpr: Jaxpr): string {
 
 function formatLiteral(l: Literal): string {
   const v = l.value.item();
-  const s = l.value.dtype === 'bool' ? String(v !== 0) : l.value.dtype === 'float32' && Number.isInteger(v) ? `${v}.0` : String(v);
+  const s = l.value.dtype === 'bool' ? String(v !== 0) : l.value.dtype === 'float32' && Number.isInteger(v) ? `${Object.is(v, -0) ? '-0' : v}.0` : String(v);
   return `${s}:${l.aval.toString()}`;
 }

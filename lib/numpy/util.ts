@@ -13,10 +13,13 @@ import { arrayFromData } from './data';
 export type ArrayLike = NDArray | number | boolean | ArrayLikeNested[] | Float32Array | Int32Array | Uint32Array | Uint8Array;
 type ArrayLikeNested = number | boolean | ArrayLikeNested[];
 
-/** Converts an operand; JS numbers are weakly typed (integers as int32, others as float32), as in JAX. */
+/**
+ * Converts an operand; JS numbers are weakly typed (integers as int32, others as float32), as in JAX.
+ * -0 is a float (it has no int32 form), so that `divide(x, -0)` is -inf.
+ */
 export function asArray(fn: string, arg: string, x: unknown): Value {
   if (x instanceof NDArray) return x;
-  if (typeof x === 'number') return fromScalar(x, Number.isInteger(x) ? 'int32' : 'float32', true);
+  if (typeof x === 'number') return fromScalar(x, Number.isInteger(x) && !Object.is(x, -0) ? 'int32' : 'float32', true);
   if (typeof x === 'boolean') return fromScalar(x ? 1 : 0, 'bool', true);
   if (globalThis.Array.isArray(x) || ArrayBuffer.isView(x)) return arrayFromData(fn, x);
   throw typeError(fn, arg, 'an array, a number, or nested JS arrays of numbers', x);

@@ -28,13 +28,13 @@ export function callFlat(fn: string, f: (...args: any[]) => unknown, def: TreeDe
 
 /** Flattens a function's result into values, recording its structure in `store.out`. */
 export function flattenResult(fn: string, result: unknown, store: { out?: TreeDef }): Value[] {
-  const [outLeaves, outDef] = flatten(result, fn);
+  const [outLeaves, outDef] = flatten(result, fn, 'output');
   store.out = outDef;
   return outLeaves.map((l, i) => leafToValue(fn, `output leaf ${i}`, l));
 }
 
-export function flattenArgs(fn: string, args: unknown[]): [Value[], TreeDef] {
-  const [leaves, def] = flatten(args, fn);
+export function flattenArgs(fn: string, args: unknown[], root = 'args'): [Value[], TreeDef] {
+  const [leaves, def] = flatten(args, fn, root);
   return [leaves.map((l, i) => leafToValue(fn, `args leaf ${i}`, l)), def];
 }
 
@@ -49,4 +49,9 @@ export function normalizeArgnums(fn: string, argnums: unknown, nargs: number): {
     return i;
   });
   return { list: out, single };
+}
+
+/** How errors name the list of differentiated arguments: `args` when it is a prefix of them. */
+export function argnumsRoot(argnums: number[]): string {
+  return argnums.every((a, i) => a === i) ? 'args' : `differentiated args (argnums [${argnums.join(', ')}])`;
 }

@@ -5,7 +5,7 @@ import { Value } from '../core/trace';
 import { flatten, TreeDef, unflatten } from '../core/tree';
 import * as lax from '../lax';
 import { Tangent } from '../primitives/types';
-import { callFlat, checkFunction, flattenArgs, leafToValue, normalizeArgnums } from './common';
+import { argnumsRoot, callFlat, checkFunction, flattenArgs, leafToValue, normalizeArgnums } from './common';
 import { vjpFlat } from './linearize';
 
 const zeroIfNull = (ct: Tangent, like: Value): Value => ct ?? lax.zerosLike(like);
@@ -18,7 +18,7 @@ export function vjp(f: (...args: any[]) => any, ...primals: unknown[]): [any, (c
   const [outs, pullback] = vjpFlat((...xs) => callFlat('vjp', f, def, xs, store), leaves);
   const outDef = store.out as TreeDef;
   const vjpFn = (ct: unknown): any[] => {
-    const [ctLeaves, ctDef] = flatten(ct, 'vjp');
+    const [ctLeaves, ctDef] = flatten(ct, 'vjp', 'cotangent');
     if (!ctDef.equals(outDef)) throw new Error(`vjp: the cotangent has structure ${ctDef}, expected ${outDef} (the structure of the output)`);
     const cts = ctLeaves.map((l, i) => {
       const v = leafToValue('vjp', `cotangent leaf ${i}`, l);
@@ -46,7 +46,7 @@ function valueAndGradImpl(fn: string, f: (...args: any[]) => any, options: GradO
     const { list: argnums, single } = normalizeArgnums(fn, options.argnums, args.length);
     // Flatten only the differentiated arguments; the others are closed over as constants.
     const diff = argnums.map((i) => args[i]);
-    const [leaves, def] = flattenArgs(fn, diff);
+    const [leaves, def] = flattenArgs(fn, diff, argnumsRoot(argnums));
     leaves.forEach((l, i) => {
       if (l.dtype !== 'float32') throw new TypeError(`${fn}: differentiated argument leaf ${i} has dtype ${l.dtype}; ${fn} requires float32 inputs (use np.astype(x, 'float32'))`);
     });
@@ -61,7 +61,7 @@ function valueAndGradImpl(fn: string, f: (...args: any[]) => any, options: GradO
       if (hasAux) {
         if (!globalThis.Array.isArray(result) || result.length !== 2) throw new TypeError(`${fn}: with hasAux the function must return [value, aux], received ${result === null ? 'null' : typeof result}`);
         value = result[0];
-        const [auxLeaves, d] = flatten(result[1], fn);
+        const [auxLeaves, d] = flatten(result[1], fn, 'aux');
         auxDef = d;
         aux = auxLeaves;
       }

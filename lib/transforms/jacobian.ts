@@ -4,7 +4,7 @@ import { Value } from '../core/trace';
 import { flatten, TreeDef, unflatten } from '../core/tree';
 import * as lax from '../lax';
 import { eye } from '../numpy/creation';
-import { checkFunction, flattenArgs, leafToValue, normalizeArgnums } from './common';
+import { argnumsRoot, checkFunction, flattenArgs, leafToValue, normalizeArgnums } from './common';
 import { instantiate, jvpFlat } from './jvp';
 import { vjpFlat } from './linearize';
 import { vmapFlat } from './vmap';
@@ -19,7 +19,7 @@ const basis = (x: Value): Value => lax.reshape(eye(x.size, null, { dtype: x.dtyp
 /** Splits the call into the differentiated leaves and a flat function of them. */
 function setup(fn: string, f: (...args: any[]) => any, options: JacobianOptions, args: unknown[]) {
   const { list: argnums, single } = normalizeArgnums(fn, options.argnums, args.length);
-  const [leaves, def] = flattenArgs(fn, argnums.map((i) => args[i]));
+  const [leaves, def] = flattenArgs(fn, argnums.map((i) => args[i]), argnumsRoot(argnums));
   leaves.forEach((l, i) => {
     if (l.dtype !== 'float32') throw new TypeError(`${fn}: differentiated argument leaf ${i} has dtype ${l.dtype}; ${fn} requires float32 inputs`);
   });
@@ -27,7 +27,7 @@ function setup(fn: string, f: (...args: any[]) => any, options: JacobianOptions,
     const diff = unflatten<unknown[]>(def, xs);
     const full = [...args];
     argnums.forEach((a, i) => (full[a] = diff[i]));
-    const [outLeaves, outDef] = flatten(f(...full), fn);
+    const [outLeaves, outDef] = flatten(f(...full), fn, 'output');
     if (outDef.kind !== 'leaf') throw new TypeError(`${fn}: the function must return a single array, received a tree ${outDef}`);
     return outLeaves.map((o) => leafToValue(fn, 'output', o));
   };

@@ -27,7 +27,7 @@ export class Lowered {
     readonly kernels: KernelInfo[],
   ) {}
   asText(): string {
-    const ks = this.kernels.map((k) => `  ${k.name}: ops=[${k.ops.join(', ')}] inputs=${k.inputs} outputs=${k.outputs}`);
+    const ks = this.kernels.map((k) => `  ${k.name}: ops=[${k.ops.join(', ')}] inputs=${k.inputs} outputs=${k.outputs} (msl: kernel void ${k.name})`);
     return `${this.jaxpr.toString()}\nkernels (${this.kernels.length}):\n${ks.join('\n')}`;
   }
   toString(): string {
@@ -78,7 +78,7 @@ export function jit<F extends (...args: any[]) => any>(f: F, options: JitOptions
     const statics = new Set(staticArgnums.map((a) => (a < 0 ? a + args.length : a)));
     for (const s of statics) if (s < 0 || s >= args.length) throw new RangeError(`jit: staticArgnums ${s} is out of range for a call with ${args.length} argument(s)`);
     const dynamic = args.filter((_, i) => !statics.has(i));
-    const [leaves, def] = flatten(dynamic, 'jit');
+    const [leaves, def] = flatten(dynamic, 'jit', statics.size ? 'non-static args' : 'args');
     const values = leaves.map((l, i) => leafToValue('jit', `args leaf ${i}`, l));
     const key = `${def}|${values.map((v) => v.aval.toString()).join(',')}|${[...statics].sort().map((i) => staticKey('jit', args[i])).join(',')}`;
     const rebuild = (xs: Value[]): unknown[] => {

@@ -39,9 +39,9 @@ class JVPTrace extends Trace {
   }
 }
 
-/** jvp of a flat function; output tangents may be null (zero). */
-export function jvpFlat(f: (...xs: Value[]) => Value[], primals: Value[], tangents: Tangent[]): [Value[], Tangent[]] {
-  return withMainTrace(JVPTrace, null, 'jvp', (main: MainTrace) => {
+/** jvp of a flat function; output tangents may be null (zero). `name` is what errors call the transformation. */
+export function jvpFlat(f: (...xs: Value[]) => Value[], primals: Value[], tangents: Tangent[], name = 'jvp'): [Value[], Tangent[]] {
+  return withMainTrace(JVPTrace, null, name, (main: MainTrace) => {
     const trace = new JVPTrace(main);
     const ins = primals.map((p, i) => new JVPTracer(trace, p, tangents[i]));
     const outs = f(...ins).map((o) => fullRaise(trace, o) as JVPTracer);
@@ -56,8 +56,8 @@ export function jvp(f: (...args: any[]) => any, primals: unknown[], tangents: un
   checkFunction('jvp', f);
   if (!globalThis.Array.isArray(primals)) throw new TypeError('jvp: argument `primals` must be a JS array of the function\'s arguments');
   if (!globalThis.Array.isArray(tangents)) throw new TypeError('jvp: argument `tangents` must be a JS array with one tangent per primal');
-  const [ps, def] = flattenArgs('jvp', primals);
-  const [ts, tdef] = flattenArgs('jvp', tangents);
+  const [ps, def] = flattenArgs('jvp', primals, 'primals');
+  const [ts, tdef] = flattenArgs('jvp', tangents, 'tangents');
   if (!tdef.equals(def)) throw new Error(`jvp: argument \`tangents\` has structure ${tdef}, expected ${def} (the structure of \`primals\`)`);
   ps.forEach((p, i) => {
     const t = ts[i];

@@ -26,7 +26,7 @@ export function linearizeFlat(f: (...xs: Value[]) => Value[], primals: Value[]):
   return withMainTrace(JaxprTrace, builder, 'grad', (main: MainTrace) => {
     const trace = new JaxprTrace(main);
     const tangentsIn = primals.map((p) => trace.newArg(new ShapedArray(p.aval.shape, p.dtype, p.weakType)));
-    const [primalsOut, tangentsOut] = jvpFlat(f, primals, tangentsIn);
+    const [primalsOut, tangentsOut] = jvpFlat(f, primals, tangentsIn, 'grad');
     const zeroOut = tangentsOut.map((t) => t === null);
     const outs = tangentsOut.map((t, i) => trace.atomOf(t ?? lax.zerosLike(primalsOut[i])));
     const linear = builder.build(

@@ -86,7 +86,12 @@ function broadcastSpec(fn: string, arg: string, spec: unknown, def: TreeDef): BD
   }
   if (def.kind === 'object' && typeof spec === 'object' && spec !== null && !globalThis.Array.isArray(spec)) {
     const s = spec as Record<string, unknown>;
-    return def.children.flatMap((c, i) => broadcastSpec(fn, arg, s[def.keys[i]] ?? null, c));
+    // As in JAX, an object prefix names exactly the value's keys (a misspelt key must not silently unmap).
+    const keys = Object.keys(s).sort();
+    if (keys.length !== def.keys.length || keys.some((k, i) => k !== def.keys[i])) {
+      throw new Error(`${fn}: \`${arg}\` has keys [${keys.join(', ')}] but the value has keys [${def.keys.join(', ')}]`);
+    }
+    return def.children.flatMap((c, i) => broadcastSpec(fn, arg, s[def.keys[i]], c));
   }
   if (def.numLeaves === 0) return [];
   throw new TypeError(`${fn}: \`${arg}\` must be a number, null, or a tree prefix of the arguments' structure ${def}, received ${JSON.stringify(spec)}`);
@@ -104,6 +109,7 @@ export function vmap<F extends (...args: any[]) => any>(f: F, options: VmapOptio
   const outAxesSpec = options.outAxes === undefined ? 0 : options.outAxes;
   return ((...args: unknown[]) => {
     const [leaves, def] = flattenArgs('vmap', args);
+    if (leaves.length === 0) throw new TypeError(`vmap: the arguments ${def} contain no arrays to map over`);
     const dims = broadcastSpec('vmap', 'inAxes', inAxesSpec, def).map((d, i) => {
       if (d === null) return null;
       if (!Number.isInteger(d)) throw new TypeError(`vmap: inAxes entries must be integers or null, received ${d}`);
