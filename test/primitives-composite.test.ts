@@ -105,7 +105,7 @@ const KINKS: [string, (x: MgArray) => MgArray, number[], number[]][] = [
   ['min along an axis splits among ties per row', (x) => np.sum(np.min(np.reshape(x, [2, 3]), { axis: 1 })), [1, 1, 3, 2, 0, 0], [0.5, 0.5, 0, 0, 0.5, 0.5]],
   ['maximum(x, 1) gives half at a tie', (x) => np.sum(np.maximum(x, 1)), [1, 2, 0], [0.5, 1, 0]],
   ['relu has gradient 0 at 0 (as jax.nn.relu)', (x) => np.sum(nn.relu(x)), [-1, 0, 2], [0, 0, 1]],
-  ['abs has gradient sign(x), 0 at 0', (x) => np.sum(np.abs(x)), [-1, 0, 2], [-1, 0, 1]],
+  ['abs has gradient sign(x), and 1 at 0 as in JAX', (x) => np.sum(np.abs(x)), [-1, 0, 2], [-1, 1, 1]],
   ['prod with one zero', (x) => np.prod(x), [2, 0, 3], [0, 6, 0]],
   ['prod with two zeros', (x) => np.prod(x), [2, 0, 0], [0, 0, 0]],
   ['power x^0 has gradient 0, also at 0', (x) => np.sum(np.power(x, 0)), [0, 2], [0, 0]],

@@ -197,7 +197,8 @@ export const elementwiseDefs = {
   cos: unaryDef('cos', 'float', (t, [x]) => lax.neg(lax.mul(t, lax.sin(x)))),
   tanh: unaryDef('tanh', 'float', (t, _, y) => lax.mul(t, lax.sub(one(y), lax.mul(y, y)))),
   sqrt: unaryDef('sqrt', 'float', (t, _, y) => lax.div(lax.mul(t, half(y)), y)),
-  abs: unaryDef('abs', 'numeric', (t, [x]) => lax.mul(t, lax.sign(x))),
+  // Derivative +1 at 0, as JAX.
+  abs: unaryDef('abs', 'numeric', (t, [x]) => lax.select(lax.ge(x, lax.scalarLike(0, x)), t, lax.neg(t))),
   sign: unaryDef('sign', 'numeric', null),
   erf: unaryDef('erf', 'float', (t, [x]) => lax.mul(t, lax.mul(lax.scalarLike(2 / Math.sqrt(Math.PI), x), lax.exp(lax.neg(lax.mul(x, x)))))),
   floor: unaryDef('floor', 'float', null),
