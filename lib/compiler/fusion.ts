@@ -13,6 +13,8 @@ import { ElementwiseKernel, Instr, View } from './kernel';
 
 /** Most buffers one fused kernel may read (keeps the native argument list and register file small). */
 export const MAX_KERNEL_INPUTS = 16;
+/** Most buffers one kernel may bind in all (Metal's limit of buffer arguments per kernel). */
+export const MAX_KERNEL_BUFFERS = 31;
 
 /** A step of the lowered program: one equation lowered on its own, or a fused group. */
 export type Step = { kind: 'eqn'; eqn: Eqn } | { kind: 'fused'; group: FusedGroup };
@@ -158,6 +160,11 @@ export function fuse(jaxpr: Jaxpr): Step[] {
     const internalUses = new Map<Var, number>();
     for (const e of g.eqns) for (const a of e.inputs) if (a instanceof Var && g.produces(a)) internalUses.set(a, (internalUses.get(a) ?? 0) + 1);
     const outputs = g.eqns.map((e) => e.outs[0]).filter((v) => outsOfJaxpr.has(v) || (uses.get(v) ?? 0) > (internalUses.get(v) ?? 0));
+    if (g.inputs.length + outputs.length > MAX_KERNEL_BUFFERS) {
+      // Too many stored values for one kernel: leave this run unfused (rare: most values stay internal).
+      for (const eqn of g.eqns) steps.push({ kind: 'eqn', eqn });
+      return;
+    }
     steps.push({ kind: 'fused', group: g.finish(outputs) });
   };
   for (const e of jaxpr.eqns) for (const a of e.inputs) if (a instanceof Var) uses.set(a, (uses.get(a) ?? 0) + 1);
