@@ -48,20 +48,17 @@ interface ValueInfo {
 }
 
 export class Plan {
-  private readonly bufs: TypedArray[];
   private readonly outSlots: number[] = [];
-  private readonly inputSlots: number[];
 
   private constructor(
     private readonly backend: Backend,
     private readonly exe: Executable,
-    fixed: TypedArray[],
-    inputSlots: number[],
+    /** One buffer per slot; input and output slots are filled per call. */
+    private readonly bufs: TypedArray[],
+    private readonly inputSlots: number[],
     private readonly outputs: { slot: number; aval: ShapedArray; fresh: boolean }[],
     readonly kernels: KernelInfo[],
   ) {
-    this.bufs = fixed;
-    this.inputSlots = inputSlots;
     for (const o of outputs) if (o.fresh && !this.outSlots.includes(o.slot)) this.outSlots.push(o.slot);
   }
 

@@ -12,7 +12,7 @@ import { BDim, Params, PrimitiveDef, UndefPrimal } from './types';
 
 const range = (n: number): number[] => [...Array(n).keys()];
 const avalOf = (x: Value | UndefPrimal): ShapedArray => x.aval;
-const linearJvp = <T>(f: (x: Value) => Value) => ([x]: Value[], [t]: (Value | null)[]): [Value[], (Value | null)[]] => [[f(x)], [t === null ? null : f(t)]];
+const linearJvp = (f: (x: Value) => Value) => ([x]: Value[], [t]: (Value | null)[]): [Value[], (Value | null)[]] => [[f(x)], [t === null ? null : f(t)]];
 const kernelsOnly = (kernels: Kernel[]) => ({ kernels, temps: [] });
 
 /** Moves the batch axis of `x` to the front (broadcasting it in when `x` is unbatched). */
