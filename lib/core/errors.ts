@@ -17,11 +17,6 @@ export function describe(x: unknown): string {
   return typeof x;
 }
 
-/** `fn: argument \`arg\` <problem>` — the form every user-facing error takes. */
-export function argError(fn: string, arg: string, problem: string): Error {
-  return new Error(`${fn}: argument \`${arg}\` ${problem}`);
-}
-
 export function typeError(fn: string, arg: string, expected: string, received: unknown): TypeError {
   return new TypeError(`${fn}: argument \`${arg}\` must be ${expected}, received ${describe(received)}`);
 }

@@ -5,7 +5,6 @@
 
 import type { Params, Prim } from '../primitives/types';
 import { NDArray } from './array';
-import { ShapedArray } from './aval';
 import { TypedArray } from './dtype';
 
 /** A value flowing through `bind`: a concrete array or a tracer of some transformation. */
@@ -159,8 +158,4 @@ export function bind<P extends Prim>(prim: P, args: Value[], params: Params[P]):
 
 export function bind1<P extends Prim>(prim: P, args: Value[], params: Params[P]): Value {
   return bind(prim, args, params)[0];
-}
-
-export function avalOf(x: Value): ShapedArray {
-  return x.aval;
 }

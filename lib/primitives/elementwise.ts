@@ -105,7 +105,7 @@ type Contribution = (t: Value, primals: Value[], out: Value) => Value;
 
 /** A unary elementwise primitive. `deriv` gives the tangent contribution (`null` = constant). */
 function unaryDef(p: UnaryPrim, rule: DTypeRule, deriv: Contribution | null, op: ScalarOp = p): PrimitiveDef<UnaryPrim> {
-  const apply = (args: Value[]): Value => lax[p === 'not' ? 'not' : p](args[0]);
+  const apply = (args: Value[]): Value => lax[p](args[0]);
   return {
     scalarOp: op,
     abstractEval([x]) {
