@@ -48,7 +48,8 @@ interface ValueInfo {
 }
 
 export class Plan {
-  private readonly outSlots: number[] = [];
+  /** Slots that get a fresh buffer per call (once each, even when several outputs share one). */
+  private readonly outSlots: { slot: number; aval: ShapedArray }[] = [];
 
   private constructor(
     private readonly backend: Backend,
@@ -59,18 +60,18 @@ export class Plan {
     private readonly outputs: { slot: number; aval: ShapedArray; fresh: boolean }[],
     readonly kernels: KernelInfo[],
   ) {
-    for (const o of outputs) if (o.fresh && !this.outSlots.includes(o.slot)) this.outSlots.push(o.slot);
+    for (const o of outputs) if (o.fresh && !this.outSlots.some((s) => s.slot === o.slot)) this.outSlots.push(o);
   }
 
   run(inputs: ConcreteArray[]): ConcreteArray[] {
     const bufs = this.bufs;
     for (let i = 0; i < inputs.length; i++) bufs[this.inputSlots[i]] = inputs[i].buffer;
-    for (const o of this.outputs) if (o.fresh) bufs[o.slot] = this.backend.allocate(o.aval.dtype, o.aval.size);
+    for (const o of this.outSlots) bufs[o.slot] = this.backend.allocate(o.aval.dtype, o.aval.size);
     this.backend.dispatch(this.exe, bufs);
     const outs = this.outputs.map((o) => new ConcreteArray(o.aval, bufs[o.slot]));
     // Drop references to caller data so the plan does not keep it alive.
     for (const s of this.inputSlots) bufs[s] = EMPTY;
-    for (const s of this.outSlots) bufs[s] = EMPTY;
+    for (const o of this.outSlots) bufs[o.slot] = EMPTY;
     return outs;
   }
 
