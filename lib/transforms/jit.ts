@@ -74,13 +74,16 @@ export function jit<F extends (...args: any[]) => any>(f: F, options: JitOptions
   }
   const cache = new Map<string, Compiled>();
 
+  const noStatics = new Set<number>();
   const prepare = (args: unknown[]) => {
-    const statics = new Set(staticArgnums.map((a) => (a < 0 ? a + args.length : a)));
+    const statics = staticArgnums.length === 0 ? noStatics : new Set(staticArgnums.map((a) => (a < 0 ? a + args.length : a)));
     for (const s of statics) if (s < 0 || s >= args.length) throw new RangeError(`jit: staticArgnums ${s} is out of range for a call with ${args.length} argument(s)`);
-    const dynamic = args.filter((_, i) => !statics.has(i));
+    const dynamic = statics.size === 0 ? args : args.filter((_, i) => !statics.has(i));
     const [leaves, def] = flatten(dynamic, 'jit', statics.size ? 'non-static args' : 'args');
     const values = leaves.map((l, i) => leafToValue('jit', `args leaf ${i}`, l));
-    const key = `${def}|${values.map((v) => v.aval.toString()).join(',')}|${[...statics].sort().map((i) => staticKey('jit', args[i])).join(',')}`;
+    let key = `${def}|`;
+    for (const v of values) key += `${v.aval.toString()},`;
+    if (statics.size > 0) key += `|${[...statics].sort().map((i) => staticKey('jit', args[i])).join(',')}`;
     const rebuild = (xs: Value[]): unknown[] => {
       const dyn = unflatten<unknown[]>(def, xs);
       let j = 0;
