@@ -1,6 +1,8 @@
 /** @file Fusion: which runs of operations become one kernel, and that fused results equal unfused ones. */
 
 import { jit, lax, numpy as np, Array as MgArray } from 'metalgrad';
+import { allocateRegisters } from '../lib/compiler/fusion';
+import { ElementwiseKernel } from '../lib/compiler/kernel';
 import { expectClose } from './util';
 
 const kernelsOf = (f: (...xs: MgArray[]) => MgArray | MgArray[], ...args: MgArray[]) => jit(f).lower(...args).kernels;
@@ -18,6 +20,47 @@ describe('elementwise fusion', () => {
     expect(k.outputs).toBe(1);
     expect(k.msl).toContain('kernel void');
     expectClose(jit(chain)(x), chain(x).toArray() as never, { rtol: 1e-6, atol: 1e-6 });
+  });
+
+  test('registers are reused once dead: the 8-op chain needs 4 registers, and results are unchanged', () => {
+    const chain = (a: MgArray) => np.subtract(np.multiply(np.maximum(np.add(np.multiply(np.tanh(np.add(np.multiply(a, 1.5), 2)), 3), 0.5), 0), 0.7), 0.1);
+    const msl = kernelsOf(chain, x)[0].msl;
+    expect(new Set(msl.match(/\br\d+(?=[_ ])/g)).size).toBe(4);
+    // Values stored for later (two outputs) and a literal read twice stay live while needed.
+    const f = (a: MgArray) => {
+      const t = np.tanh(np.add(a, 0.5));
+      const u = np.multiply(np.exp(np.multiply(t, 0.5)), 0.5);
+      return [t, np.add(u, t), np.subtract(u, 0.5)];
+    };
+    const ks = kernelsOf(f, x);
+    expect(ks).toHaveLength(1);
+    const got = jit(f)(x) as MgArray[];
+    (f(x) as MgArray[]).forEach((want, i) => expectClose(got[i], want.toArray() as never, { rtol: 1e-6, atol: 1e-6 }));
+  });
+
+  test('register allocation keeps inputs, never writes a register its instruction reads, and keeps outputs live', () => {
+    const k: ElementwiseKernel = {
+      kind: 'elementwise', shape: [4], consts: [2],
+      inputs: [{ dtype: 'float32', view: { arg: 0, offset: 0, strides: [1] } }],
+      outputs: [{ dtype: 'float32', view: { arg: 1, offset: 0, strides: [1] }, reg: 2 }, { dtype: 'float32', view: { arg: 2, offset: 0, strides: [1] }, reg: 4 }],
+      nregs: 5,
+      instrs: [
+        { op: 'const', kind: 'float32', dst: 1, a: 0, b: -1, c: -1 },
+        { op: 'mul', kind: 'float32', dst: 2, a: 0, b: 1, c: -1 },
+        { op: 'exp', kind: 'float32', dst: 3, a: 2, b: -1, c: -1 },
+        { op: 'add', kind: 'float32', dst: 4, a: 3, b: 1, c: -1 },
+      ],
+    };
+    const r = allocateRegisters(k);
+    expect(r.instrs.map((i) => [i.dst, i.a, i.b])).toEqual([[1, 0, -1], [2, 0, 1], [3, 2, -1], [4, 3, 1]]);
+    expect(r.outputs.map((o) => o.reg)).toEqual([2, 4]);
+    const chain: ElementwiseKernel = { ...k, outputs: [k.outputs[1]] };
+    const c = allocateRegisters(chain);
+    // exp's result reuses mul's register once mul's value is dead; the const stays live until add.
+    expect(c.instrs.map((i) => [i.dst, i.a, i.b])).toEqual([[1, 0, -1], [2, 0, 1], [3, 2, -1], [2, 3, 1]]);
+    expect(c.nregs).toBe(4);
+    expect(c.outputs[0].reg).toBe(2);
+    for (const ins of c.instrs) expect([ins.a, ins.b, ins.c]).not.toContain(ins.dst);
   });
 
   test('broadcast operands fuse into the consumer; a reduction ends the group', () => {

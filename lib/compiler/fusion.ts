@@ -130,7 +130,7 @@ class GroupBuilder {
       this.regOf.set(eqn.outs[0], map.get(kernel.outputs[0].reg) as number);
     }
     const full = contiguousStrides(this.shape);
-    const kernel: ElementwiseKernel = {
+    const kernel: ElementwiseKernel = allocateRegisters({
       kind: 'elementwise',
       shape: [...this.shape],
       inputs: this.inputs.map((x) => ({ dtype: x.dtype, view: x.view })),
@@ -138,9 +138,45 @@ class GroupBuilder {
       nregs: nextReg,
       instrs: this.instrs,
       consts: this.consts,
-    };
+    });
     return { eqns: this.eqns, inputs: this.inputs.map((x) => x.atom), outputs, kernel };
   }
+}
+
+/**
+ * Renumbers the registers of a kernel whose instructions each define a fresh register so that a
+ * register is reused once its value is dead: the CPU interpreter then keeps fewer tiles live (they
+ * stay in L1) and generated MSL declares fewer temporaries. Input registers keep their numbers; an
+ * instruction never writes a register it reads, and stored registers stay live to the end.
+ */
+export function allocateRegisters(k: ElementwiseKernel): ElementwiseKernel {
+  const nin = k.inputs.length;
+  const lastUse = new Map<number, number>();
+  k.instrs.forEach((ins, i) => {
+    if (ins.op === 'const') return;
+    for (const r of [ins.a, ins.op === 'convert' ? -1 : ins.b, ins.c]) if (r >= 0) lastUse.set(r, i);
+  });
+  for (const o of k.outputs) lastUse.set(o.reg, Infinity);
+  const renamed = new Map<number, number>();
+  for (let r = 0; r < nin; r++) renamed.set(r, r);
+  const free: number[] = [];
+  let nregs = nin;
+  const instrs = k.instrs.map((ins, i) => {
+    const reg = (r: number): number => (r < 0 ? r : (renamed.get(r) as number));
+    const out: Instr = { ...ins, a: ins.op === 'const' ? ins.a : reg(ins.a), b: ins.op === 'convert' ? ins.b : reg(ins.b), c: reg(ins.c) };
+    out.dst = free.length > 0 ? (free.pop() as number) : nregs++;
+    // Operands whose last use is this instruction free their registers for later instructions.
+    if (ins.op !== 'const') {
+      for (const r of new Set([ins.a, ins.op === 'convert' ? -1 : ins.b, ins.c])) {
+        if (r >= nin && lastUse.get(r) === i) free.push(renamed.get(r) as number);
+      }
+    }
+    renamed.set(ins.dst, out.dst);
+    // A value nobody reads is dead at once.
+    if (!lastUse.has(ins.dst)) free.push(out.dst);
+    return out;
+  });
+  return { ...k, instrs, nregs, outputs: k.outputs.map((o) => ({ ...o, reg: renamed.get(o.reg) as number })) };
 }
 
 /** Splits a jaxpr's equations into steps, fusing runs of elementwise equations. */
