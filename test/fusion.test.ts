@@ -1,6 +1,6 @@
 /** @file Fusion: which runs of operations become one kernel, and that fused results equal unfused ones. */
 
-import { jit, lax, numpy as np, Array as MgArray } from 'metalgrad';
+import { grad, jit, lax, numpy as np, Array as MgArray } from 'metalgrad';
 import { allocateRegisters } from '../lib/compiler/fusion';
 import { ElementwiseKernel } from '../lib/compiler/kernel';
 import { expectClose } from './util';
@@ -61,6 +61,25 @@ describe('elementwise fusion', () => {
     expect(c.nregs).toBe(4);
     expect(c.outputs[0].reg).toBe(2);
     for (const ins of c.instrs) expect([ins.a, ins.b, ins.c]).not.toContain(ins.dst);
+  });
+
+  test('matmul gradients copy no transposes: the GEMM reads transposed operands in place', () => {
+    const w = np.array([[0.5, -1], [2, 0.25], [1, 1]]);
+    const b = np.array([[1, 2, 3], [4, 5, 6]]);
+    const loss = (w: MgArray, a: MgArray) => np.sum(np.tanh(np.matmul(np.matmul(a, w), np.transpose(w))));
+    const ks = kernelsOf(grad(loss, { argnums: [0, 1] }) as never, w, b);
+    // The user's own transpose (w.T) is read in place by the GEMM, and the one reverse mode applies
+    // to its cotangent is a strided load fused into the add that follows: no kernel copies a transpose.
+    expect(ks.map((k) => k.ops.join(','))).toEqual(['dot_general', 'dot_general', 'broadcast_in_dim,tanh,mul,sub,mul', 'dot_general', 'dot_general', 'dot_general', 'dot_general', 'transpose,add']);
+    // Against finite differences of the same loss.
+    const [gw] = jit(grad(loss, { argnums: [0, 1] }))(w, b) as MgArray[];
+    const eps = 1e-3;
+    const wd = Array.from(w.data());
+    const fd = wd.map((_, i) => {
+      const at = (d: number) => loss(np.array(wd.map((v, j) => (j === i ? v + d : v))).reshape([3, 2]), b).item();
+      return (at(eps) - at(-eps)) / (2 * eps);
+    });
+    Array.from(gw.data()).forEach((g, i) => expect(g).toBeCloseTo(fd[i], 2));
   });
 
   test('broadcast operands fuse into the consumer; a reduction ends the group', () => {

@@ -179,6 +179,34 @@ export function allocateRegisters(k: ElementwiseKernel): ElementwiseKernel {
   return { ...k, instrs, nregs, outputs: k.outputs.map((o) => ({ ...o, reg: renamed.get(o.reg) as number })) };
 }
 
+/**
+ * Reorders equations so that fusible ones sit next to each other: each fusible equation is delayed
+ * until just before the first equation that needs it (or the end), so a transpose or broadcast
+ * computed early joins the elementwise group of its consumer. Dependencies are kept (a delayed
+ * equation is emitted after its own delayed inputs, in the original order).
+ */
+function scheduleForFusion(eqns: Eqn[], kernels: (ElementwiseKernel | null)[]): number[] {
+  const producer = new Map<Var, number>();
+  eqns.forEach((e, i) => e.outs.forEach((v) => producer.set(v, i)));
+  const delayed = new Set<number>();
+  const order: number[] = [];
+  const emit = (i: number): void => {
+    if (!delayed.delete(i)) return;
+    for (const a of eqns[i].inputs) if (a instanceof Var && producer.has(a)) emit(producer.get(a) as number);
+    order.push(i);
+  };
+  eqns.forEach((e, i) => {
+    if (kernels[i]) {
+      delayed.add(i);
+      return;
+    }
+    for (const a of e.inputs) if (a instanceof Var && producer.has(a)) emit(producer.get(a) as number);
+    order.push(i);
+  });
+  for (const i of [...delayed].sort((a, b) => a - b)) emit(i);
+  return order;
+}
+
 /** Splits a jaxpr's equations into steps, fusing runs of elementwise equations. */
 export function fuse(jaxpr: Jaxpr): Step[] {
   const steps: Step[] = [];
@@ -204,8 +232,10 @@ export function fuse(jaxpr: Jaxpr): Step[] {
     steps.push({ kind: 'fused', group: g.finish(outputs) });
   };
   for (const e of jaxpr.eqns) for (const a of e.inputs) if (a instanceof Var) uses.set(a, (uses.get(a) ?? 0) + 1);
-  for (const eqn of jaxpr.eqns) {
-    const kernel = fusibleKernel(eqn);
+  const kernels = jaxpr.eqns.map(fusibleKernel);
+  for (const i of scheduleForFusion(jaxpr.eqns, kernels)) {
+    const eqn = jaxpr.eqns[i];
+    const kernel = kernels[i];
     if (!kernel) {
       closeGroup();
       steps.push({ kind: 'eqn', eqn });
