@@ -1,6 +1,6 @@
 /** @file Fusion: which runs of operations become one kernel, and that fused results equal unfused ones. */
 
-import { grad, jit, lax, numpy as np, Array as MgArray } from 'metalgrad';
+import { grad, jit, lax, nn, numpy as np, Array as MgArray } from 'metalgrad';
 import { allocateRegisters } from '../lib/compiler/fusion';
 import { ElementwiseKernel } from '../lib/compiler/kernel';
 import { expectClose } from './util';
@@ -82,10 +82,40 @@ describe('elementwise fusion', () => {
     Array.from(gw.data()).forEach((g, i) => expect(g).toBeCloseTo(fd[i], 2));
   });
 
-  test('broadcast operands fuse into the consumer; a reduction ends the group', () => {
+  test('broadcast operands fuse into the consumer, and a reduction takes the group as its prologue', () => {
     const b = np.array([1, 2, 3]);
-    const ks = kernelsOf((a, c) => np.sum(np.exp(np.add(a, c)), { axis: 1 }), x, b);
-    expect(ks.map((k) => k.ops)).toEqual([['broadcast_in_dim', 'add', 'exp'], ['reduce_sum']]);
+    const f = (a: MgArray, c: MgArray) => np.sum(np.exp(np.add(a, c)), { axis: 1 });
+    const ks = kernelsOf(f, x, b);
+    expect(ks.map((k) => k.ops)).toEqual([['broadcast_in_dim', 'add', 'exp', 'reduce_sum']]);
+    expect(ks[0].inputs).toBe(2);
+    expect(ks[0].outputs).toBe(1);
+    expectClose(jit(f)(x, b), f(x, b).toArray() as never, { rtol: 1e-6 });
+  });
+
+  describe('reductions with fused prologues', () => {
+    const a = np.array(Array.from({ length: 60 }, (_, i) => Math.sin(i * 1.7) * 3)).reshape([3, 4, 5]);
+    const cases: [string, (a: MgArray) => MgArray | MgArray[], string[][]][] = [
+      ['variance: sum((x - mean)^2) in 3 kernels', (v) => np.sum(np.square(np.subtract(v, np.mean(v)))), [['reduce_sum'], ['div'], ['sub', 'mul', 'reduce_sum']]],
+      ['a row reduction (innermost axis)', (v) => np.max(np.tanh(v), { axis: 2 }), [['tanh', 'reduce_max']]],
+      ['a column reduction (leading axes)', (v) => np.sum(np.multiply(v, v), { axis: [0, 1] }), [['mul', 'reduce_sum']]],
+      ['a middle axis', (v) => np.min(np.abs(v), { axis: 1 }), [['abs', 'reduce_min']]],
+      ['a value used twice is stored and reduced', (v) => { const e = np.exp(v); return [e, np.sum(e, { axis: 0 })]; }, [['exp', 'reduce_sum']]],
+      ['an int reduction', (v) => np.sum(np.astype(np.multiply(v, 1000), 'int32'), { axis: 2 }), [['mul', 'convert', 'reduce_sum']]],
+      ['a bool reduction (any)', (v) => lax.reduceMax(np.greater(v, 2), [1]) as MgArray, [['gt', 'reduce_max']]],
+    ];
+    test.each(cases)('%s', (_name, f, ops) => {
+      const ks = kernelsOf(f as never, a);
+      expect(ks.map((k) => k.ops)).toEqual(ops);
+      const got = jit(f)(a);
+      const want = f(a);
+      const list = (v: MgArray | MgArray[]) => (Array.isArray(v) ? v : [v]);
+      list(want).forEach((w, i) => expectClose(list(got)[i], w.toArray() as never, { rtol: 1e-5, atol: 1e-5 }));
+    });
+
+    test('softmax runs in 3 kernels', () => {
+      const ks = kernelsOf((v) => nn.softmax(v), a);
+      expect(ks.length).toBeLessThanOrEqual(3);
+    });
   });
 
   test('a value used after a reduction is stored by its group and reused, not recomputed', () => {

@@ -9,7 +9,7 @@ import { ShapedArray } from '../core/aval';
 import { contiguousStrides, shapesEqual } from '../core/shape';
 import { Atom, Eqn, Jaxpr, Literal, Var } from '../ir/jaxpr';
 import { primitiveDef } from '../primitives';
-import { ElementwiseKernel, Instr, View } from './kernel';
+import { ElementwiseKernel, ElementwiseReduce, Instr, ReduceKernel, View } from './kernel';
 
 /** Most buffers one fused kernel may read (keeps the native argument list and register file small). */
 export const MAX_KERNEL_INPUTS = 16;
@@ -23,10 +23,29 @@ export interface FusedGroup {
   eqns: Eqn[];
   /** Atoms read from outside the group, in kernel-input order. */
   inputs: Atom[];
-  /** Values stored for use outside the group. */
+  /** Values stored for use outside the group (a fused reduction's result last). */
   outputs: Var[];
   /** The kernel, with args numbered [inputs..., outputs...]. */
   kernel: ElementwiseKernel;
+}
+
+/** A reduction that can take a group's value as its prologue. */
+interface ReduceTail {
+  eqn: Eqn;
+  kernel: ReduceKernel;
+}
+
+/**
+ * The reduction an equation lowers to, if it reads its operand as a whole contiguous array and
+ * writes a contiguous result (so a group computing the operand can feed it registers instead).
+ */
+function reduceTail(eqn: Eqn): ReduceTail | null {
+  if (eqn.outs.length !== 1 || eqn.inputs.length !== 1 || !(eqn.inputs[0] instanceof Var)) return null;
+  const lowering = primitiveDef(eqn.prim).lower(eqn.inputs.map((a) => a.aval), [eqn.outs[0].aval], eqn.params as never);
+  if (lowering.temps.length > 0 || lowering.kernels.length !== 1) return null;
+  const k = lowering.kernels[0];
+  if (k.kind !== 'reduce' || k.output.offset !== 0 || !isIdentityView(k.input, k.shape)) return null;
+  return { eqn, kernel: k };
 }
 
 /** The single elementwise kernel an equation lowers to, if it is fusible over `shape`. */
@@ -93,8 +112,13 @@ class GroupBuilder {
     return i < 0 ? undefined : i;
   }
 
-  /** Finishes the kernel, storing `outputs` (values used outside the group). */
-  finish(outputs: Var[]): FusedGroup {
+  /** Whether `tail` can reduce a value of this group (same shape, reading it as a whole). */
+  canReduce(tail: ReduceTail): boolean {
+    return this.produces(tail.eqn.inputs[0] as Var) && shapesEqual(tail.kernel.shape, this.shape);
+  }
+
+  /** Finishes the kernel, storing `outputs` (values used outside the group) and reducing for `tail`. */
+  finish(outputs: Var[], tail?: ReduceTail): FusedGroup {
     const nin = this.inputs.length;
     let nextReg = nin;
     this.regOf.clear();
@@ -130,6 +154,13 @@ class GroupBuilder {
       this.regOf.set(eqn.outs[0], map.get(kernel.outputs[0].reg) as number);
     }
     const full = contiguousStrides(this.shape);
+    const reduce: ElementwiseReduce | undefined = tail && {
+      op: tail.kernel.op,
+      dtype: tail.kernel.dtype,
+      reg: this.regOf.get(tail.eqn.inputs[0] as Var) as number,
+      axes: [...tail.kernel.axes],
+      output: { arg: nin + outputs.length, offset: 0 },
+    };
     const kernel: ElementwiseKernel = allocateRegisters({
       kind: 'elementwise',
       shape: [...this.shape],
@@ -138,8 +169,10 @@ class GroupBuilder {
       nregs: nextReg,
       instrs: this.instrs,
       consts: this.consts,
+      ...(reduce ? { reduce } : {}),
     });
-    return { eqns: this.eqns, inputs: this.inputs.map((x) => x.atom), outputs, kernel };
+    if (!tail) return { eqns: this.eqns, inputs: this.inputs.map((x) => x.atom), outputs, kernel };
+    return { eqns: [...this.eqns, tail.eqn], inputs: this.inputs.map((x) => x.atom), outputs: [...outputs, tail.eqn.outs[0]], kernel };
   }
 }
 
@@ -157,6 +190,7 @@ export function allocateRegisters(k: ElementwiseKernel): ElementwiseKernel {
     for (const r of [ins.a, ins.op === 'convert' ? -1 : ins.b, ins.c]) if (r >= 0) lastUse.set(r, i);
   });
   for (const o of k.outputs) lastUse.set(o.reg, Infinity);
+  if (k.reduce) lastUse.set(k.reduce.reg, Infinity);
   const renamed = new Map<number, number>();
   for (let r = 0; r < nin; r++) renamed.set(r, r);
   const free: number[] = [];
@@ -176,7 +210,9 @@ export function allocateRegisters(k: ElementwiseKernel): ElementwiseKernel {
     if (!lastUse.has(ins.dst)) free.push(out.dst);
     return out;
   });
-  return { ...k, instrs, nregs, outputs: k.outputs.map((o) => ({ ...o, reg: renamed.get(o.reg) as number })) };
+  const out: ElementwiseKernel = { ...k, instrs, nregs, outputs: k.outputs.map((o) => ({ ...o, reg: renamed.get(o.reg) as number })) };
+  if (k.reduce) out.reduce = { ...k.reduce, reg: renamed.get(k.reduce.reg) as number };
+  return out;
 }
 
 /**
@@ -213,23 +249,25 @@ export function fuse(jaxpr: Jaxpr): Step[] {
   const uses = new Map<Var, number>();
   const outsOfJaxpr = new Set(jaxpr.outs.filter((o): o is Var => o instanceof Var));
   let group: GroupBuilder | null = null;
-  const closeGroup = (): void => {
-    if (!group) return;
+  /** Closes the open group, with `tail` reducing one of its values when given. */
+  const closeGroup = (tail?: ReduceTail): void => {
+    if (!group) {
+      if (tail) steps.push({ kind: 'eqn', eqn: tail.eqn });
+      return;
+    }
     const g = group;
     group = null;
-    if (g.eqns.length === 1) {
-      steps.push({ kind: 'eqn', eqn: g.eqns[0] });
-      return;
-    }
-    const internalUses = new Map<Var, number>();
-    for (const e of g.eqns) for (const a of e.inputs) if (a instanceof Var && g.produces(a)) internalUses.set(a, (internalUses.get(a) ?? 0) + 1);
-    const outputs = g.eqns.map((e) => e.outs[0]).filter((v) => outsOfJaxpr.has(v) || (uses.get(v) ?? 0) > (internalUses.get(v) ?? 0));
-    if (g.inputs.length + outputs.length > MAX_KERNEL_BUFFERS) {
-      // Too many stored values for one kernel: leave this run unfused (rare: most values stay internal).
+    const unfused = (): void => {
       for (const eqn of g.eqns) steps.push({ kind: 'eqn', eqn });
-      return;
-    }
-    steps.push({ kind: 'fused', group: g.finish(outputs) });
+      if (tail) steps.push({ kind: 'eqn', eqn: tail.eqn });
+    };
+    if (g.eqns.length === 1 && !tail) return unfused();
+    const internalUses = new Map<Var, number>();
+    for (const e of tail ? [...g.eqns, tail.eqn] : g.eqns) for (const a of e.inputs) if (a instanceof Var && g.produces(a)) internalUses.set(a, (internalUses.get(a) ?? 0) + 1);
+    const outputs = g.eqns.map((e) => e.outs[0]).filter((v) => outsOfJaxpr.has(v) || (uses.get(v) ?? 0) > (internalUses.get(v) ?? 0));
+    // Too many stored values for one kernel: leave this run unfused (rare: most values stay internal).
+    if (g.inputs.length + outputs.length + (tail ? 1 : 0) > MAX_KERNEL_BUFFERS) return unfused();
+    steps.push({ kind: 'fused', group: g.finish(outputs, tail) });
   };
   for (const e of jaxpr.eqns) for (const a of e.inputs) if (a instanceof Var) uses.set(a, (uses.get(a) ?? 0) + 1);
   const kernels = jaxpr.eqns.map(fusibleKernel);
@@ -237,6 +275,13 @@ export function fuse(jaxpr: Jaxpr): Step[] {
     const eqn = jaxpr.eqns[i];
     const kernel = kernels[i];
     if (!kernel) {
+      // A reduction of a value the open group computes joins the group: the group's program becomes
+      // the reduction's prologue, so the reduced operand never goes to memory.
+      const tail = group ? reduceTail(eqn) : null;
+      if (tail && (group as GroupBuilder).canReduce(tail)) {
+        closeGroup(tail);
+        continue;
+      }
       closeGroup();
       steps.push({ kind: 'eqn', eqn });
       continue;

@@ -1,7 +1,8 @@
 /**
- * @file Algebraic simplifications on a jaxpr before fusion. Today: a dot_general reads a transposed
- * operand directly (the GEMM takes any strides), so `x.T @ y` and the transposes that reverse mode
- * introduces cost no copy. Dead transposes are left for DCE.
+ * @file Simplifications of a staged jaxpr before fusion (transformations are done by then): a
+ * dot_general reads a transposed operand directly (the GEMM takes any strides), so `x.T @ y` and the
+ * transposes reverse mode introduces cost no copy; `stop_gradient`, the identity once no derivative
+ * will be taken, disappears. Dead equations are left for DCE.
  */
 
 import { Atom, Eqn, Jaxpr, Var } from '../ir/jaxpr';
@@ -17,6 +18,25 @@ function throughTranspose(perm: number[], contract: number[], batch: number[]): 
   const free = perm.map((_, i) => i).filter((i) => !contract.includes(i) && !batch.includes(i));
   if (!isIncreasing(free.map((i) => perm[i]))) return null;
   return { contract: contract.map((a) => perm[a]), batch: batch.map((a) => perm[a]) };
+}
+
+export function simplify(jaxpr: Jaxpr): Jaxpr {
+  return foldTransposesIntoDots(dropStopGradients(jaxpr));
+}
+
+/** Replaces every use of a stop_gradient's result by its operand. */
+export function dropStopGradients(jaxpr: Jaxpr): Jaxpr {
+  const subst = new Map<Var, Atom>();
+  const resolve = (a: Atom): Atom => (a instanceof Var ? subst.get(a) ?? a : a);
+  const eqns: Eqn[] = [];
+  for (const e of jaxpr.eqns) {
+    if (e.prim === 'stop_gradient') {
+      subst.set(e.outs[0], resolve(e.inputs[0]));
+      continue;
+    }
+    eqns.push(e.inputs.some((a) => a instanceof Var && subst.has(a)) ? { ...e, inputs: e.inputs.map(resolve) } : e);
+  }
+  return new Jaxpr(jaxpr.constvars, jaxpr.inBinders, eqns, jaxpr.outs.map(resolve));
 }
 
 export function foldTransposesIntoDots(jaxpr: Jaxpr): Jaxpr {

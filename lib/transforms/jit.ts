@@ -10,7 +10,7 @@ import { ConcreteArray } from '../core/concrete';
 import { Tracer, isTopLevel, Value } from '../core/trace';
 import { flatten, TreeDef, unflatten } from '../core/tree';
 import { cse } from '../compiler/cse';
-import { foldTransposesIntoDots } from '../compiler/simplify';
+import { simplify } from '../compiler/simplify';
 import { dce } from '../compiler/dce';
 import { KernelInfo, Plan } from '../compiler/plan';
 import { ClosedJaxpr } from '../ir/jaxpr';
@@ -97,7 +97,7 @@ export function jit<F extends (...args: any[]) => any>(f: F, options: JitOptions
     const store: { out?: TreeDef } = {};
     const inAvals = values.map((v) => v.aval as ShapedArray);
     const traced = traceToJaxpr((...xs) => flattenResult('jit', f(...rebuild(xs)), store), inAvals, 'jit');
-    const jaxpr = dce(foldTransposesIntoDots(cse(traced.jaxpr)));
+    const jaxpr = dce(simplify(cse(traced.jaxpr)));
     const consts = jaxpr.constvars.map((v) => traced.consts[traced.jaxpr.constvars.indexOf(v)]);
     const closed = new ClosedJaxpr(jaxpr, consts);
     return { closed, plan: Plan.build(closed), outDef: store.out as TreeDef };

@@ -27,6 +27,7 @@ void execute(const Program& prog, const BufferDesc* bufs, size_t nbufs) {
     else if (auto* s = std::get_if<ReduceStep>(&step)) run_reduce(*s, bufs);
     else if (auto* s = std::get_if<ArgReduceStep>(&step)) run_argreduce(*s, bufs);
     else if (auto* s = std::get_if<MatmulStep>(&step)) run_matmul(*s, bufs);
+    else if (auto* s = std::get_if<ElementwiseReduceStep>(&step)) run_elementwise_reduce(*s, consts, bufs);
   }
 }
 

@@ -23,6 +23,7 @@ const char* step_kind_name(int32_t kind) {
     case 2: return "reduce";
     case 3: return "argreduce";
     case 4: return "matmul";
+    case 5: return "elementwise_reduce";
   }
   return "unknown";
 }
@@ -250,7 +251,10 @@ Instr read_instr(StepReader& r, RegisterKinds& regs, int32_t nin, int32_t nregs)
   return in;
 }
 
-ElementwiseStep read_elementwise(StepReader& r) {
+// Reads an ELEMENTWISE payload; `tail(regs)` then reads what follows it (kind 5's reduction) while
+// the register kinds are known.
+template <class Tail>
+ElementwiseStep read_elementwise(StepReader& r, Tail tail) {
   ElementwiseStep st;
   st.shape = read_shape(r);
   int32_t nin = r.next("nin");
@@ -294,6 +298,53 @@ ElementwiseStep read_elementwise(StepReader& r) {
                  " of register ", out.reg));
     }
   }
+  tail(regs);
+  return st;
+}
+
+ElementwiseStep read_elementwise(StepReader& r) {
+  return read_elementwise(r, [](const RegisterKinds&) {});
+}
+
+// Reads `nred` axes of a rank-`ndim` shape into `reduced`.
+void read_reduced_axes(StepReader& r, int ndim, bool* reduced) {
+  int32_t nred = r.next("nred");
+  if (nred < 0 || nred > ndim) r.fail(cat("nred is ", nred, " but ndim is ", ndim));
+  for (int32_t i = 0; i < nred; ++i) {
+    int32_t axis = r.next("axis");
+    if (axis < 0 || axis >= ndim) r.fail(cat("axis ", axis, " is out of range for ndim ", ndim));
+    if (reduced[axis]) r.fail(cat("axis ", axis, " appears twice"));
+    reduced[axis] = true;
+  }
+}
+
+// Elements of the contiguous output of a reduction over `reduced` axes of `s`.
+int64_t kept_count(StepReader& r, const Shape& s, const bool* reduced) {
+  int64_t count = 1;
+  for (int d = 0; d < s.ndim; ++d) {
+    if (!reduced[d]) count = mul_or_fail(r, count, s.dims[d], "output element count");
+  }
+  return count;
+}
+
+void check_contiguous_output(StepReader& r, int32_t buf, int64_t offset, int64_t count, DType dtype);
+
+ElementwiseReduceStep read_elementwise_reduce(StepReader& r) {
+  ElementwiseReduceStep st;
+  st.ew = read_elementwise(r, [&](const RegisterKinds& regs) {
+    r.item("reduce");
+    const int32_t op_field = r.next("op");
+    st.reg = r.next("reg");
+    st.dtype = regs.read(st.reg, "reg");
+    if (op_field < 0 || op_field > 3) r.fail(cat("op ", op_field, " is not a reduce op (0 sum, 1 prod, 2 max, 3 min)"));
+    if (st.dtype == DType::boolean && op_field <= 1) r.fail("sum/prod is not defined on bool (convert first)");
+    st.op = static_cast<ReduceOp>(op_field);
+  });
+  read_reduced_axes(r, st.ew.shape.ndim, st.reduced);
+  r.item("reduce output");
+  st.out_buf = r.next("out_buf");
+  st.out_offset = r.next("out_offset");
+  check_contiguous_output(r, st.out_buf, st.out_offset, kept_count(r, st.ew.shape, st.reduced), st.dtype);
   return st;
 }
 
@@ -306,34 +357,21 @@ void check_contiguous_output(StepReader& r, int32_t buf, int64_t offset, int64_t
 
 ReduceStep read_reduce(StepReader& r) {
   ReduceStep st;
-  int32_t op = r.next("op");
-  if (op < 0 || op > 3) r.fail(cat("op ", op, " is not a reduce op (0 sum, 1 prod, 2 max, 3 min)"));
-  st.op = static_cast<ReduceOp>(op);
+  const int32_t op = r.next("op");
   st.dtype = read_dtype(r, "dtype");
-  if (st.dtype == DType::boolean && (st.op == ReduceOp::sum || st.op == ReduceOp::prod)) {
-    r.fail("sum/prod is not defined on bool (convert first)");
-  }
+  if (op < 0 || op > 3) r.fail(cat("op ", op, " is not a reduce op (0 sum, 1 prod, 2 max, 3 min)"));
+  if (st.dtype == DType::boolean && op <= 1) r.fail("sum/prod is not defined on bool (convert first)");
+  st.op = static_cast<ReduceOp>(op);
   st.shape = read_shape(r);
   r.item("input");
   st.in = read_view(r, st.shape.ndim);
   check_view(r, "view", st.shape, st.in, st.dtype);
   r.item("reduced");
-  int32_t nred = r.next("nred");
-  if (nred < 0 || nred > st.shape.ndim) r.fail(cat("nred is ", nred, " but ndim is ", st.shape.ndim));
-  for (int32_t i = 0; i < nred; ++i) {
-    int32_t axis = r.next("axis");
-    if (axis < 0 || axis >= st.shape.ndim) r.fail(cat("axis ", axis, " is out of range for ndim ", st.shape.ndim));
-    if (st.reduced[axis]) r.fail(cat("axis ", axis, " appears twice"));
-    st.reduced[axis] = true;
-  }
+  read_reduced_axes(r, st.shape.ndim, st.reduced);
   r.item("output");
   st.out_buf = r.next("out_buf");
   st.out_offset = r.next("out_offset");
-  int64_t count = 1;
-  for (int d = 0; d < st.shape.ndim; ++d) {
-    if (!st.reduced[d]) count = mul_or_fail(r, count, st.shape.dims[d], "output element count");
-  }
-  check_contiguous_output(r, st.out_buf, st.out_offset, count, st.dtype);
+  check_contiguous_output(r, st.out_buf, st.out_offset, kept_count(r, st.shape, st.reduced), st.dtype);
   return st;
 }
 
@@ -488,7 +526,7 @@ Program decode_program(const int32_t* code, size_t code_len, const double* const
     int32_t kind = code[pos];
     int32_t len = code[pos + 1];
     pos += 2;
-    if (kind < 1 || kind > 4) fail_run(cat("step ", i, ": unknown step kind ", kind));
+    if (kind < 1 || kind > 5) fail_run(cat("step ", i, ": unknown step kind ", kind));
     if (len < 0 || static_cast<size_t>(len) > code_len - pos) {
       fail_run(cat("step ", i, " (", step_kind_name(kind), "): len ", len, " does not fit the ",
                    code_len - pos, " ints left in code"));
@@ -499,6 +537,7 @@ Program decode_program(const int32_t* code, size_t code_len, const double* const
       case StepKind::reduce: prog.steps.emplace_back(read_reduce(r)); break;
       case StepKind::argreduce: prog.steps.emplace_back(read_argreduce(r)); break;
       case StepKind::matmul: prog.steps.emplace_back(read_matmul(r)); break;
+      case StepKind::elementwise_reduce: prog.steps.emplace_back(read_elementwise_reduce(r)); break;
     }
     r.finish();
     pos += static_cast<size_t>(len);

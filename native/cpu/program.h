@@ -17,7 +17,7 @@ constexpr int kMaxDims = 16;
 constexpr int kMaxRegs = 4096;
 constexpr int32_t kProgramMagic = 0x4D47;
 
-enum class StepKind : int32_t { elementwise = 1, reduce = 2, argreduce = 3, matmul = 4 };
+enum class StepKind : int32_t { elementwise = 1, reduce = 2, argreduce = 3, matmul = 4, elementwise_reduce = 5 };
 
 struct Shape {
   int ndim = 0;
@@ -93,7 +93,19 @@ struct MatmulStep {
   MatrixView a, b, c;  // a is [batch, m, k], b is [batch, k, n], c is [batch, m, n]
 };
 
-using Step = std::variant<ElementwiseStep, ReduceStep, ArgReduceStep, MatmulStep>;
+// An elementwise program whose register `reg` (of kind `dtype`) is also reduced over the `reduced`
+// axes of its shape into a contiguous output.
+struct ElementwiseReduceStep {
+  ElementwiseStep ew;
+  ReduceOp op;
+  DType dtype;
+  int32_t reg = 0;
+  bool reduced[kMaxDims] = {};
+  int32_t out_buf = 0;
+  int64_t out_offset = 0;
+};
+
+using Step = std::variant<ElementwiseStep, ReduceStep, ArgReduceStep, MatmulStep, ElementwiseReduceStep>;
 
 // One access of a step to a buffer, checked against the buffer table on every run: the buffer must
 // exist, hold `dtype`, and have more than `hi` elements (hi < 0: the access touches nothing).
