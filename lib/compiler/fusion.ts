@@ -9,7 +9,7 @@ import { ShapedArray } from '../core/aval';
 import { contiguousStrides, shapesEqual } from '../core/shape';
 import { Atom, Eqn, Jaxpr, Literal, Var } from '../ir/jaxpr';
 import { primitiveDef } from '../primitives';
-import { ElementwiseKernel, Instr, View } from './kernel';
+import { ElementwiseKernel, Instr, SOURCE_KIND_OPS, View } from './kernel';
 
 /** Most buffers one fused kernel may read (keeps the native argument list and register file small). */
 export const MAX_KERNEL_INPUTS = 16;
@@ -124,7 +124,7 @@ class GroupBuilder {
       for (const ins of kernel.instrs) {
         const reg = (r: number): number => (r < 0 ? r : (map.get(r) as number));
         const dst = nextReg++;
-        this.instrs.push({ ...ins, a: ins.op === 'const' ? ins.a + base : reg(ins.a), b: ins.op === 'convert' ? ins.b : reg(ins.b), c: reg(ins.c), dst });
+        this.instrs.push({ ...ins, a: ins.op === 'const' ? ins.a + base : reg(ins.a), b: SOURCE_KIND_OPS.has(ins.op) ? ins.b : reg(ins.b), c: reg(ins.c), dst });
         map.set(ins.dst, dst);
       }
       this.regOf.set(eqn.outs[0], map.get(kernel.outputs[0].reg) as number);
