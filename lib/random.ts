@@ -317,31 +317,52 @@ export function categorical(key: unknown, logits: unknown, options: { axis?: num
 }
 
 /**
- * `sort_key_val` along a 1-D array, stable: the rank of element i is the number of elements with a
- * smaller key, or an equal key and a smaller index. O(n^2) work and memory (there is no sort
- * primitive yet), which is fine for the sizes permutations are drawn at here.
+ * Rows of `payload` sorted by `keys` (uint32[n]), stably: JAX's `sort_key_val`. A bitonic sorting
+ * network on (key, position) pairs, padded to a power of two with pairs that sort last; each
+ * compare-exchange stage is a reshape into [blocks, 2, j] halves and a select, so the sort is made
+ * of existing primitives, O(n log^2 n) work. Compiled once per shape (inlined under other traces).
  */
-function sortByKeys(keys: Value, values: Value): Value {
+const sortRowsByKeys = jit((keys: NDArray, payload: NDArray): NDArray => {
   const n = keys.shape[0];
-  const row = (x: Value) => lax.broadcastInDim(x, [n, n], [0]);
-  const col = (x: Value) => lax.broadcastInDim(x, [n, n], [1]);
-  const idx = iota([n]);
-  // before[i, j]: element j sorts before element i.
-  const before = lax.or(lax.lt(col(keys), row(keys)), lax.and(lax.eq(col(keys), row(keys)), lax.lt(col(idx), row(idx))));
-  const rank = lax.convert(lax.reduceSum(lax.convert(before, 'int32'), [1]), 'uint32');
-  return gatherBy(lax.eq(row(idx), col(rank)), values);
-}
-
-/** out[p, ...] = x[i, ...] where onehot[p, i] (exactly one i per p): a select and a max over i. */
-function gatherBy(onehot: Value, x: Value): Value {
-  const n = onehot.shape[0];
-  const rest = x.shape.slice(1);
-  const full = [n, n, ...rest];
-  const xs = lax.broadcastInDim(x, full, [1, ...rest.map((_, i) => i + 2)]);
-  const mask = lax.broadcastInDim(onehot, full, [0, 1]);
-  const lowest = x.dtype === 'float32' ? -Infinity : x.dtype === 'int32' ? -2147483648 : 0;
-  return lax.reduceMax(lax.select(mask, xs, lax.broadcastInDim(fromScalar(lowest, x.dtype), full, [])), [1]);
-}
+  if (n <= 1) return payload;
+  let size = 1;
+  while (size < n) size *= 2;
+  const rest = payload.shape.slice(1);
+  const zeros = rest.map(() => 0);
+  let k: Value = size > n ? lax.concatenate([keys, lax.broadcastInDim(u32(0xffffffff), [size - n], [])], 0) : keys;
+  let pos: Value = iota([size]);
+  let v: Value = size > n ? lax.pad(payload, [0, ...zeros], [size - n, ...zeros]) : payload;
+  for (let run = 2; run <= size; run *= 2) {
+    for (let j = run / 2; j >= 1; j /= 2) {
+      const blocks = size / (2 * j);
+      // Element i pairs with i ^ j; in block t (of 2j elements) the pairs sort descending when
+      // the run of `run` elements containing it has the bit `run` set.
+      const halves = (x: Value): [Value, Value] => {
+        const tail = x.shape.slice(1);
+        const r = lax.reshape(x, [blocks, 2, j, ...tail]);
+        const half = (h: number) => lax.reshape(lax.slice(r, [0, h, 0, ...tail.map(() => 0)], [blocks, h + 1, j, ...tail]), [blocks, j, ...tail]);
+        return [half(0), half(1)];
+      };
+      const join = (a: Value, b: Value): Value => {
+        const tail = a.shape.slice(2);
+        const piece = (x: Value) => lax.reshape(x, [blocks, 1, j, ...tail]);
+        return lax.reshape(lax.concatenate([piece(a), piece(b)], 1), [size, ...tail]);
+      };
+      const [ka, kb] = halves(k);
+      const [pa, pb] = halves(pos);
+      const [va, vb] = halves(v);
+      const descending = new Uint8Array(blocks).map((_, t) => ((t * 2 * j) & run ? 1 : 0));
+      const desc = lax.broadcastInDim(fromBuffer([blocks], 'bool', descending), [blocks, j], [0]);
+      const aAfterB = lax.or(lax.gt(ka, kb), lax.and(lax.eq(ka, kb), lax.gt(pa, pb)));
+      const swap = lax.xor(aAfterB, desc);
+      const exchange = (a: Value, b: Value, mask: Value): Value => join(lax.select(mask, b, a), lax.select(mask, a, b));
+      k = exchange(ka, kb, swap);
+      pos = exchange(pa, pb, swap);
+      v = exchange(va, vb, lax.broadcastInDim(swap, [blocks, j, ...rest], [0, 1]));
+    }
+  }
+  return size > n ? lax.slice(v, [0, ...zeros], [n, ...rest]) : v;
+});
 
 /** JAX's `_shuffle`: rounds of sorting by fresh random keys (enough rounds that ties are unlikely). */
 function shuffle(k: Value, x: Value): Value {
@@ -353,7 +374,7 @@ function shuffle(k: Value, x: Value): Value {
     const keys = split(key);
     key = lax.reshape(lax.slice(keys, [0, 0], [1, 2]), [2]);
     const subkey = lax.reshape(lax.slice(keys, [1, 0], [2, 2]), [2]);
-    r = sortByKeys(randomBits(subkey, [n]), r);
+    r = sortRowsByKeys(randomBits(subkey, [n]), r) as Value;
   }
   return r;
 }
@@ -374,9 +395,8 @@ export function permutation(key: unknown, x: unknown, options: { axis?: number }
   if (a.ndim === 0) throw typeError(fn, 'x', 'a non-negative integer or an array of rank >= 1', x);
   const axis = normalizeAxis(fn, o.axis ?? 0, a.ndim);
   const front = lax.moveAxis(a, axis, 0);
-  const n = front.shape[0];
-  const perm = a.ndim === 1 ? shuffle(k, front) : gatherBy(lax.eq(lax.broadcastInDim(shuffle(k, iota([n])), [n, n], [0]), lax.broadcastInDim(iota([n]), [n, n], [1])), front);
-  return lax.moveAxis(perm, 0, axis);
+  // Sorting whole slices permutes them exactly as JAX's take(x, shuffle(arange(n))) does.
+  return lax.moveAxis(shuffle(k, front), 0, axis);
 }
 
 /**

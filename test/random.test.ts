@@ -296,9 +296,31 @@ describe('distributions', () => {
     expect(rows.map((r) => r[0] / 4)).toEqual(perm6);
   });
 
-  test('permutation of more than 1625 elements takes two rounds of sorting', () => {
-    const v = values(random.permutation(random.key(1), 2000));
-    expect([...v].sort((a, b) => a - b)).toEqual([...Array(2000).keys()]);
+  /** JAX's _shuffle in JS: each round splits the key and stably sorts by fresh random bits. */
+  function refPermutation(key: number[], n: number): number[] {
+    let k = key;
+    let x = [...Array(n).keys()];
+    const rounds = Math.ceil((3 * Math.log(Math.max(1, n))) / Math.log(4294967295));
+    for (let r = 0; r < rounds; r++) {
+      const sub = refThreefry(k[0], k[1], 0, 1);
+      k = refThreefry(k[0], k[1], 0, 0);
+      const bits = refBits(sub, n);
+      x = x.map((v, i) => [bits[i], i, v]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((t) => t[2]);
+    }
+    return x;
+  }
+
+  test('permutation is JAX\'s sort-based shuffle, bit for bit (one round, and two above 1625 elements)', () => {
+    for (const [seed, n] of [[0, 100], [1, 1000], [1, 2000], [5, 3]]) {
+      const v = values(random.permutation(random.key(seed), n));
+      expect(v).toEqual(refPermutation([0, seed], n));
+    }
+  });
+
+  test('permutation scales to dataset sizes', () => {
+    const n = 30000;
+    const v = values(random.permutation(random.key(3), n));
+    expect(v).toEqual(refPermutation([0, 3], n));
   });
 });
 
@@ -320,6 +342,22 @@ describe('transformations', () => {
     expect(hashing[0].ops.filter((op) => op === 'shift_left')).toHaveLength(20);
     expect(hashing[0].ops).toEqual(expect.arrayContaining(['xor', 'bitcast_convert_type', 'erf_inv']));
     expect(lowered.kernels.map((k) => k.ops).flat().filter((op) => op !== 'slice').length).toBe(hashing[0].ops.length);
+  });
+
+  test('permutation under vmap equals a loop, and is differentiable in the permuted array', () => {
+    const keys = random.split(random.key(4), 3);
+    const f = (k: MgArray) => random.permutation(k, 10);
+    const loop = (keys.toArray() as number[][]).map((k) => values(f(np.array(k, { dtype: 'uint32' }))));
+    expect(vmap(f)(keys).toArray()).toEqual(loop);
+    const k = random.key(4);
+    const x = np.arange(6, { dtype: 'float32' });
+    const w = np.array([1, 10, 100, 1000, 10000, 100000]);
+    // d/dx sum(permutation(x) * w) puts w[p] on the element that landed at position p.
+    const perm = values(random.permutation(k, 6));
+    const g = values(grad((y: MgArray) => np.sum(np.multiply(random.permutation(k, y), w)))(x));
+    const expected = Array(6).fill(0);
+    perm.forEach((src, p) => (expected[src] = values(w)[p]));
+    expect(g).toEqual(expected);
   });
 
   test('random draws are constants to grad: d/dx sum(x * normal) = normal', () => {
