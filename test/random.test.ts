@@ -134,6 +134,15 @@ describe('keys match JAX (jax_threefry_partitionable=True)', () => {
     (keys.toArray() as number[][]).forEach((row, i) => expect((batched.toArray() as number[][][])[i]).toEqual(random.split(np.array(row, { dtype: 'uint32' })).toArray()));
   });
 
+  test('zero-size shapes', () => {
+    const k = random.key(0);
+    expect(random.split(k, 0).shape).toEqual([0, 2]);
+    expect(random.normal(k, [2, 0, 3]).shape).toEqual([2, 0, 3]);
+    expect(random.bits(k, [0]).shape).toEqual([0]);
+    expect(jit((x: MgArray) => random.uniform(x, [0, 4]))(k).shape).toEqual([0, 4]);
+    expect(random.permutation(k, np.zeros([0, 3])).shape).toEqual([0, 3]);
+  });
+
   test('foldIn hashes the counter (0, data), so it equals split(key, data + 1)[data]', () => {
     const k = random.key(3);
     for (const d of [0, 1, 17]) {
