@@ -102,6 +102,16 @@ describe('threefry2x32', () => {
   });
 });
 
+/**
+ * `v` is the float32 that numpy printed as `printed` (precision 8, 'maxprec'): the shortest
+ * round-trip decimal when it has at most 8 fractional digits, else rounded to 8 (then trailing
+ * zeros dropped).
+ */
+function expectPrinted(v: number, printed: number): void {
+  if (Math.fround(printed) === v) return;
+  expect(Number(v.toFixed(8))).toBe(printed);
+}
+
 describe('keys match JAX (jax_threefry_partitionable=True)', () => {
   test('key(seed) is the raw [0, seed] of jax.random.PRNGKey', () => {
     const k = random.key(0);
@@ -153,14 +163,21 @@ describe('keys match JAX (jax_threefry_partitionable=True)', () => {
     expect(jit((x: MgArray, d: MgArray) => random.foldIn(x, d))(k, np.array(4, { dtype: 'uint32' })).toArray()).toEqual(random.foldIn(k, 4).toArray());
   });
 
+  test('values from the JAX documentation', () => {
+    // The jax.random module docs: uniform(key(0)), then uniform of the subkey of split(key(0)).
+    expectPrinted(random.uniform(random.key(0)).item(), 0.947667);
+    const sub = np.array((random.split(random.key(0)).toArray() as number[][])[1], { dtype: 'uint32' });
+    expectPrinted(random.uniform(sub).item(), 0.00729382);
+  });
+
   test('normal and uniform of split(key(0)) are the values JAX produces', () => {
     const [k1, k2] = (random.split(random.key(0)).toArray() as number[][]).map((r) => np.array(r, { dtype: 'uint32' }));
     const normal = [[1.0040143, -0.9063372, -0.7481722, -1.1713669], [-0.8712328, 0.58883816, 0.72392994, -1.0255982], [1.661628, -1.8910251, -1.2889339, 0.13360691], [-1.1530392, 0.23929629, 1.7448071, 0.5050189]];
     const uniform = [[0.00729382, 0.02089119, 0.5814265, 0.36183798], [0.22303772, 0.11928833, 0.12543893, 0.61683], [0.0950073, 0.9834225, 0.4248221, 0.8324801], [0.0966121, 0.22702086, 0.3545748, 0.67104137]];
     const f = (a: MgArray, b: MgArray) => [random.normal(a, [4, 4]), random.uniform(b, [4, 4])];
     for (const [n, u] of [f(k1, k2), jit(f)(k1, k2)]) {
-      values(n).forEach((v, i) => expect(Math.abs(v - normal[i >> 2][i & 3])).toBeLessThanOrEqual(2e-6 * Math.max(1, Math.abs(v))));
-      values(u).forEach((v, i) => expect(Math.abs(v - uniform[i >> 2][i & 3])).toBeLessThanOrEqual(1e-7));
+      values(n).forEach((v, i) => expectPrinted(v, normal[i >> 2][i & 3]));
+      values(u).forEach((v, i) => expectPrinted(v, uniform[i >> 2][i & 3]));
     }
   });
 });
