@@ -294,7 +294,7 @@ const FLOAT32_TINY = 2 ** -126;
 /**
  * `random.categorical(key, logits, {axis = -1, shape?})`: int32 category indices drawn with
  * probabilities softmax(logits) along `axis` (Gumbel-max, as JAX). `shape` defaults to the batch
- * shape (logits' shape without `axis`) and must end with it.
+ * shape (logits' shape without `axis`), which must broadcast to it.
  */
 export function categorical(key: unknown, logits: unknown, options: { axis?: number; shape?: number[] } = {}): NDArray {
   const fn = 'random.categorical';
@@ -304,12 +304,10 @@ export function categorical(key: unknown, logits: unknown, options: { axis?: num
   if (l.ndim === 0) throw typeError(fn, 'logits', 'an array of rank >= 1 (categories along `axis`)', logits);
   const axis = normalizeAxis(fn, o.axis ?? -1, l.ndim);
   const batch = l.shape.filter((_, i) => i !== axis);
-  const s = o.shape === undefined ? batch : checkShape(fn, 'shape', o.shape);
+  const s = o.shape === undefined ? batch : checkSampleShape(fn, o.shape, batch);
   const prefix = s.slice(0, s.length - batch.length);
-  if (s.length < batch.length || !shapesEqual(s.slice(prefix.length), batch)) {
-    throw rangeError(fn, 'shape', `is ${shapeStr(s)}, but it must end with the batch shape ${shapeStr(batch)} of the logits`);
-  }
-  const sampleShape = [...prefix, ...l.shape];
+  const sampleShape = [...s];
+  sampleShape.splice(prefix.length + axis, 0, l.shape[axis]);
   const u = uniformFloats(k, sampleShape, fromScalar(FLOAT32_TINY, 'float32'), fromScalar(1, 'float32'));
   const gumbel = lax.neg(lax.log(lax.neg(lax.log(u))));
   const lb = lax.broadcastInDim(l, sampleShape, l.shape.map((_, i) => prefix.length + i));

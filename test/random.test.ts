@@ -280,6 +280,10 @@ describe('distributions', () => {
     const v2 = values(c2);
     for (const col of [0, 1]) expectBinomial(v2.filter((x, i) => i % 2 === col && x === 1).length, N / 2, p2[1][col]);
     expect(random.categorical(key, np.zeros([3, 5])).shape).toEqual([3]);
+    // Batch dimensions of size 1 broadcast: one row of logits drives every row of samples.
+    const c3 = random.categorical(key, np.log(np.array([[0.25, 0.75]])), { shape: [N / 4, 4] });
+    expect(c3.shape).toEqual([N / 4, 4]);
+    expectBinomial(values(c3).filter((x) => x === 1).length, N, 0.75);
   });
 
   test('randint: range and uniform frequencies; maxval <= minval gives minval', () => {
@@ -361,6 +365,18 @@ describe('transformations', () => {
     expect(jit(vmap(f))(keys).toArray()).toEqual(loop);
   });
 
+  test('vmap over distribution parameters equals a loop', () => {
+    const k = random.key(5);
+    const lo = np.array([0, 10, -3]);
+    const u = vmap((m: MgArray) => random.uniform(k, [4], { minval: m, maxval: np.add(m, 1) }))(lo);
+    expect(u.toArray()).toEqual(values(lo).map((m) => values(random.uniform(k, [4], { minval: m, maxval: m + 1 }))));
+    const ps = np.array([0.1, 0.9]);
+    const b = vmap((p: MgArray) => random.bernoulli(k, p, [50]))(ps);
+    expect(b.toArray()).toEqual(values(ps).map((p) => random.bernoulli(k, p, [50]).toArray()));
+    const t = vmap((l: MgArray) => random.truncatedNormal(k, l, 2, [5]))(np.array([-1, 0.5]));
+    expect(t.toArray()).toEqual([-1, 0.5].map((l) => values(random.truncatedNormal(k, l, 2, [5]))));
+  });
+
   test('the threefry hash fuses into one elementwise kernel under jit', () => {
     const lowered = jit((k: MgArray) => random.normal(k, [1000])).lower(random.key(0));
     const hashing = lowered.kernels.filter((k) => k.ops.includes('shift_left'));
@@ -413,7 +429,7 @@ describe('argument errors', () => {
     ['randint with a float dtype', () => random.randint(k, [2], 0, 5, { dtype: 'float32' }), /random\.randint: argument `dtype` must be an integer dtype/],
     ['randint with a fractional bound', () => random.randint(k, [2], 0, 5.5), /random\.randint: argument `maxval` must be an integer/],
     ['categorical of a scalar', () => random.categorical(k, 1), /random\.categorical: argument `logits` must be an array of rank >= 1/],
-    ['categorical with a bad shape', () => random.categorical(k, np.zeros([3, 4]), { shape: [5, 2] }), /random\.categorical: argument `shape` is \(5, 2\), but it must end with the batch shape \(3,\)/],
+    ['categorical with a bad shape', () => random.categorical(k, np.zeros([3, 4]), { shape: [5, 2] }), /random\.categorical: argument `shape` is \(5, 2\), but the parameter shapes \(3,\) do not broadcast to it/],
     ['categorical with a bad axis', () => random.categorical(k, np.zeros([3, 4]), { axis: 2 }), /random\.categorical: argument `axis` is 2, out of range/],
     ['permutation of a float', () => random.permutation(k, 2.5), /random\.permutation: argument `x` must be a non-negative integer or an array of rank >= 1/],
     ['permutation of a scalar array', () => random.permutation(k, np.array(3)), /random\.permutation: argument `x` must be a non-negative integer or an array/],
