@@ -136,16 +136,13 @@ export function key(seed: unknown): NDArray {
   if (!(seed instanceof NDArray) || seed.ndim !== 0 || (seed.dtype !== 'int32' && seed.dtype !== 'uint32')) {
     throw typeError('random.key', 'seed', 'an integer (a safe JS integer or an int32/uint32 scalar array)', seed);
   }
-  return lax.concatenate([u32Vector(lax.convert(seed, 'uint32'), 0), u32Vector(lax.convert(seed, 'uint32'), 1)], 0);
+  // A 32-bit seed has no high word (JAX: seed >> 32 is 0 for it).
+  const low = lax.reshape(lax.convert(seed, 'uint32'), [1]);
+  return lax.concatenate([lax.zerosLike(low), low], 0);
 }
 
 /** `jax.random.PRNGKey`'s name for `key`. */
 export const PRNGKey = key;
-
-/** [0, x] as a uint32[1] piece: word 0 of a seeded key is 0 (JAX's 32-bit seeds). */
-function u32Vector(x: Value, word: 0 | 1): Value {
-  return lax.reshape(word === 0 ? lax.zerosLike(x) : x, [1]);
-}
 
 /** `random.split(key, num = 2)`: `num` new keys, shape [num, 2] (`num` may be a shape). */
 export function split(key: unknown, num: number | number[] = 2): NDArray {
