@@ -286,6 +286,22 @@ describe('distributions', () => {
     expectBinomial(values(c3).filter((x) => x === 1).length, N, 0.75);
   });
 
+  test('randint follows JAX: two words of bits reduced modulo the span, in uint32 arithmetic', () => {
+    const ref = (seed: number, n: number, lo: number, hi: number): number[] => {
+      const k1 = refThreefry(0, seed, 0, 0);
+      const k2 = refThreefry(0, seed, 0, 1);
+      const higher = refBits(k1, n);
+      const lower = refBits(k2, n);
+      const span = hi <= lo ? 1 : (hi - lo) >>> 0;
+      let mult = 65536 % span;
+      mult = (Math.imul(mult, mult) >>> 0) % span;
+      return higher.map((h, i) => lo + (((Math.imul(h % span, mult) >>> 0) + (lower[i] % span)) >>> 0) % span);
+    };
+    for (const [seed, lo, hi] of [[0, 0, 10], [7, -5, 1000003], [9, -2000000000, 2000000000]]) {
+      expect(values(random.randint(random.key(seed), [64], lo, hi))).toEqual(ref(seed, 64, lo, hi));
+    }
+  });
+
   test('randint: range and uniform frequencies; maxval <= minval gives minval', () => {
     const r = random.randint(key, [N], -3, 4);
     expect(r.dtype).toBe('int32');
@@ -324,6 +340,13 @@ describe('distributions', () => {
     expect([...cols[0]].sort()).toEqual([0, 1, 2, 3]);
     const perm6 = values(random.permutation(key, 6));
     expect(rows.map((r) => r[0] / 4)).toEqual(perm6);
+    // Any dtype moves through the sort; vmap over the permuted array permutes every row alike.
+    const flags = [true, false, false, true, true, false];
+    expect(random.permutation(key, np.array(flags)).toArray()).toEqual(perm6.map((i) => flags[i]));
+    const big = np.array([4000000000, 1, 2, 3, 4, 5], { dtype: 'uint32' });
+    expect(values(random.permutation(key, big))).toEqual(perm6.map((i) => values(big)[i]));
+    const batched = vmap((r: MgArray) => random.permutation(key, r))(m.T);
+    expect(batched.toArray()).toEqual((m.T.toArray() as number[][]).map((r) => perm6.map((i) => r[i])));
   });
 
   /** JAX's _shuffle in JS: each round splits the key and stably sorts by fresh random bits. */
