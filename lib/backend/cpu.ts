@@ -23,9 +23,7 @@ export const cpuBackend: Backend = {
     const { program } = exe as CpuExecutable;
     if (program.code[2] > 0) native().run(program.code, program.consts, bufs);
   },
+  sync(): void {
+    // Runs synchronously: results are ready when dispatch returns.
+  },
 };
-
-/** The backend arrays live on (the only one in this build). */
-export function defaultBackend(): Backend {
-  return cpuBackend;
-}

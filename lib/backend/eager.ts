@@ -1,6 +1,6 @@
 /**
  * @file Eager evaluation: the bottom of the trace stack. Each primitive is lowered to kernels and run
- * on the native CPU path immediately.
+ * at once on the device its operands select (lib/backend/devices.ts).
  */
 
 import { ConcreteArray } from '../core/concrete';
@@ -8,10 +8,13 @@ import { TypedArray } from '../core/dtype';
 import { installEvalTrace, Trace, Value } from '../core/trace';
 import { primitiveDef } from '../primitives';
 import { Params, Prim } from '../primitives/types';
-import { defaultBackend } from './cpu';
+import { backendFor, moveTo, placement } from './devices';
 
-export function executeEager<P extends Prim>(prim: P, args: ConcreteArray[], params: Params[P]): ConcreteArray[] {
-  const backend = defaultBackend();
+export function executeEager<P extends Prim>(prim: P, operands: ConcreteArray[], params: Params[P]): ConcreteArray[] {
+  const device = placement(operands);
+  const backend = backendFor(device);
+  const args = operands.map((a) => moveTo(a, device));
+  const committed = args.some((a) => a.committed);
   const def = primitiveDef(prim);
   const inAvals = args.map((a) => a.aval);
   const outAvals = def.abstractEval(inAvals, params);
@@ -22,7 +25,7 @@ export function executeEager<P extends Prim>(prim: P, args: ConcreteArray[], par
   outAvals.forEach((a, i) => (bufs[n + i] ??= backend.allocate(a.dtype, a.size)));
   temps.forEach((a, i) => (bufs[n + outAvals.length + i] = backend.allocate(a.dtype, a.size)));
   backend.dispatch(backend.compile(kernels), bufs as TypedArray[]);
-  return outAvals.map((a, i) => new ConcreteArray(a, bufs[n + i] as TypedArray));
+  return outAvals.map((a, i) => new ConcreteArray(a, bufs[n + i] as TypedArray, device, committed));
 }
 
 class EvalTrace extends Trace {

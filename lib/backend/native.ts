@@ -4,11 +4,14 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { TypedArray } from '../core/dtype';
 import { SCALAR_OPS } from '../compiler/kernel';
+import type { MetalAddon } from './metal';
 
 export interface NativeAddon {
   run(code: Int32Array, consts: Float64Array, bufs: TypedArray[]): void;
   scalarOps(): string[];
   abiVersion: number;
+  /** The Metal host, in macOS builds only. */
+  metal?: MetalAddon;
 }
 
 function packageRoot(): string {

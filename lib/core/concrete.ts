@@ -1,25 +1,43 @@
-/** @file Arrays that hold data: a contiguous row-major typed array owned by the JS garbage collector. */
+/**
+ * @file Arrays that hold data: a contiguous row-major typed array owned by the JS garbage collector,
+ * on a device (Metal buffers are typed arrays over shared memory, readable once their work completes).
+ */
 
-import { NDArray, NestedArray } from './array';
+import { Device, NDArray, NestedArray } from './array';
 import { ShapedArray } from './aval';
 import { allocate, castScalar, DType, TypedArray } from './dtype';
 import { Shape, sizeOf } from './shape';
+
+/** Waits until the host may read buffers of a device (registered by backends whose work is asynchronous). */
+const hostSyncs = new Map<Device, () => void>();
+export function registerHostSync(device: Device, sync: () => void): void {
+  hostSyncs.set(device, sync);
+}
 
 export class ConcreteArray extends NDArray {
   constructor(
     readonly aval: ShapedArray,
     /** Row-major storage; shared (never mutated) between arrays that are reshapes of each other. */
     public buffer: TypedArray,
+    private readonly place: Device = 'cpu',
+    /** Placed explicitly (`devicePut`, or computed from committed arrays): operations follow it (as JAX). */
+    readonly committed = false,
   ) {
     super();
   }
 
-  get device(): 'cpu' {
-    return 'cpu';
+  get device(): Device {
+    return this.place;
   }
 
   data(): TypedArray {
-    return this.buffer.slice(0, this.size);
+    return this.hostBuffer().slice(0, this.size);
+  }
+
+  /** The storage, once pending device work that writes it has completed. */
+  hostBuffer(): TypedArray {
+    if (this.place !== 'cpu') hostSyncs.get(this.place)?.();
+    return this.buffer;
   }
 
   item(): number {
@@ -51,7 +69,7 @@ export class ConcreteArray extends NDArray {
 
   private scalarAt(i: number): number | boolean {
     if (i >= this.buffer.length) throw new Error('Array: this array was disposed');
-    const v = this.buffer[i];
+    const v = this.hostBuffer()[i];
     return this.dtype === 'bool' ? v !== 0 : v;
   }
 }
