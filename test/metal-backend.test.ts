@@ -34,6 +34,7 @@ const close = (got: NDArray, want: NDArray, tol = 1e-5): void => {
   const w = Array.from(want.data() as Float32Array);
   g.forEach((v, i) => {
     if (Number.isNaN(w[i])) expect(v).toBeNaN();
+    else if (!Number.isFinite(w[i])) expect(v).toBe(w[i]);
     else expect(Math.abs(v - w[i])).toBeLessThanOrEqual(tol * (1 + Math.abs(w[i])));
   });
 };
