@@ -1,29 +1,33 @@
 /**
  * @file Tests that need a real Metal device (macOS on Apple silicon): jitted and eager work on 'metal'
  * against 'cpu', the addon's argument checks and compile errors, and the on-disk pipeline cache across
- * two processes. Elsewhere the suite is skipped and says why; METALGRAD_REQUIRE_METAL=1 (CI on macOS,
- * after the self-check passed) makes a missing device a failure.
+ * two processes. Elsewhere, or with METALGRAD_DEVICE=cpu, the suite is skipped and says why;
+ * METALGRAD_REQUIRE_METAL=1 (CI on macOS, after the self-check passed) makes that a failure.
  */
 
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { devicePut, devices, grad, jit, nn, numpy as np, NDArray } from 'metalgrad';
+import { devicePut, grad, jit, nn, numpy as np, NDArray } from 'metalgrad';
 import { native } from '../lib/backend/native';
 
-const available = devices().includes('metal');
-if (!available) {
-  let reason = '';
+/** Why the suite cannot run here, or '' when it can. */
+function unavailable(): string {
+  if (process.env.METALGRAD_DEVICE === 'cpu') return 'METALGRAD_DEVICE=cpu asks for the CPU path only';
   try {
     devicePut(0, 'metal');
+    return '';
   } catch (e) {
-    reason = (e as Error).message;
+    return (e as Error).message;
   }
-  if (process.env.METALGRAD_REQUIRE_METAL === '1') throw new Error(`METALGRAD_REQUIRE_METAL=1 but there is no Metal device: ${reason}`);
+}
+const reason = unavailable();
+if (reason) {
+  if (process.env.METALGRAD_REQUIRE_METAL === '1') throw new Error(`METALGRAD_REQUIRE_METAL=1 but the Metal tests cannot run: ${reason}`);
   console.log(`Metal device tests skipped (not run, not passed): ${reason}`);
 }
-const suite = available ? describe : describe.skip;
+const suite = reason ? describe.skip : describe;
 const ROOT = path.join(__dirname, '..');
 
 const close = (got: NDArray, want: NDArray, tol = 1e-5): void => {
