@@ -62,8 +62,16 @@ export function backendFor(device: Device): Backend {
   return backend;
 }
 
+/** Set once METALGRAD_DEVICE was found valid on a CPU-only machine (reading the environment is slow). */
+let cpuOnlyChecked = false;
+
 /** Where an operation on `args` runs (see the file comment). */
 export function placement(args: readonly unknown[]): Device {
+  if (!metalState().backend) {
+    // Everything is on the CPU; only a bad METALGRAD_DEVICE remains to report, the first time.
+    if (!cpuOnlyChecked) cpuOnlyChecked = defaultDevice() === 'cpu';
+    return 'cpu';
+  }
   let device: Device | undefined;
   for (const a of args) {
     if (!(a instanceof ConcreteArray) || !a.committed) continue;
