@@ -41,11 +41,11 @@ Context& require_context(Napi::Env env, const char* fn) {
   return *context;
 }
 
-uint32_t index_arg(Napi::Env env, const Napi::Value& v, const std::string& what) {
+uint32_t byte_count(Napi::Env env, const Napi::Value& v, const std::string& what) {
   if (!v.IsNumber()) fail(env, what + " must be a number");
   double d = v.As<Napi::Number>().DoubleValue();
   if (!(d >= 0 && d <= 4294967295.0) || d != static_cast<double>(static_cast<uint64_t>(d))) {
-    fail(env, what + " must be a non-negative integer, received " + std::to_string(d));
+    fail(env, what + " must be a non-negative integer below 2^32, received " + std::to_string(d));
   }
   return static_cast<uint32_t>(d);
 }
@@ -85,7 +85,7 @@ Napi::Value Allocate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Context& ctx = require_context(env, "allocate");
   if (info.Length() != 1) fail(env, "allocate: expected one argument (a byte count)");
-  uint32_t bytes = index_arg(env, info[0], "allocate: bytes");
+  uint32_t bytes = byte_count(env, info[0], "allocate: bytes");
   NSUInteger max = [ctx.device maxBufferLength];
   if (bytes > max) fail(env, "allocate: " + std::to_string(bytes) + " bytes exceed the device's maximum buffer length (" + std::to_string(max) + ")");
   id<MTLBuffer> buffer = [ctx.device newBufferWithLength:std::max<NSUInteger>(bytes, 16)
