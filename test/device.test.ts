@@ -1,6 +1,7 @@
 /** @file Devices: what is listed, devicePut, and clear errors for unavailable devices. */
 
 import { defaultDevice, devicePut, devices, numpy as np } from 'metalgrad';
+import { native } from '../lib/backend/native';
 
 describe('devices', () => {
   const saved = process.env.METALGRAD_DEVICE;
@@ -34,6 +35,11 @@ describe('devices', () => {
     expect(() => devicePut(ones, 'tpu')).toThrow(/devicePut: argument `device` must be one of the available devices \[cpu.*received string "tpu"/);
     process.env.METALGRAD_DEVICE = 'gpu';
     expect(() => defaultDevice()).toThrow(/METALGRAD_DEVICE.*received string "gpu"/);
+  });
+
+  test('only macOS builds of the addon have the Metal host', () => {
+    if (process.platform === 'darwin') expect(typeof native().metal?.open).toBe('function');
+    else expect(native().metal).toBeUndefined();
   });
 
   test('devicePut commits: operations on committed CPU arrays stay on the CPU', () => {

@@ -9,6 +9,7 @@
 #include "pipelines.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <memory>
 #include <mutex>
@@ -30,15 +31,18 @@ struct Context {
   std::vector<id<MTLCommandBuffer>> pending;               // committed, not yet waited for
 };
 
-Context* context = nullptr;  // created by open(); lives until the process exits
+// Created once by open() (worker threads share it) and kept until the process exits.
+std::atomic<Context*> context{nullptr};
+std::mutex open_mutex;
 
 [[noreturn]] void fail(Napi::Env env, const std::string& message) {
   throw Napi::Error::New(env, "metalgrad metal " + message);
 }
 
 Context& require_context(Napi::Env env, const char* fn) {
-  if (!context) fail(env, std::string(fn) + ": the Metal device is not open (call open first)");
-  return *context;
+  Context* ctx = context.load();
+  if (!ctx) fail(env, std::string(fn) + ": the Metal device is not open (call open first)");
+  return *ctx;
 }
 
 uint32_t byte_count(Napi::Env env, const Napi::Value& v, const std::string& what) {
@@ -56,7 +60,8 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() != 1 || !info[0].IsString()) fail(env, "open: expected one string argument (the cache directory)");
   @autoreleasepool {
-    if (!context) {
+    std::lock_guard<std::mutex> lock(open_mutex);
+    if (!context.load()) {
       id<MTLDevice> device = MTLCreateSystemDefaultDevice();
       if (!device) fail(env, "open: no Metal device (MTLCreateSystemDefaultDevice returned nil)");
       std::string dir = info[0].As<Napi::String>().Utf8Value();
@@ -67,13 +72,14 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
       ctx->device = device;
       ctx->queue = [device newCommandQueue];
       ctx->pipelines = std::make_unique<PipelineCache>(device, dir.empty() ? "" : dir + "/pipelines-" + file + ".bin");
-      context = ctx;
+      context.store(ctx);
     }
+    Context& ctx = *context.load();
     Napi::Object out = Napi::Object::New(env);
-    PipelineStats stats = context->pipelines->stats();
-    out.Set("name", std::string([[context->device name] UTF8String]));
-    out.Set("maxBufferLength", static_cast<double>([context->device maxBufferLength]));
-    out.Set("apple7", static_cast<bool>([context->device supportsFamily:MTLGPUFamilyApple7]));
+    PipelineStats stats = ctx.pipelines->stats();
+    out.Set("name", std::string([[ctx.device name] UTF8String]));
+    out.Set("maxBufferLength", static_cast<double>([ctx.device maxBufferLength]));
+    out.Set("apple7", static_cast<bool>([ctx.device supportsFamily:MTLGPUFamilyApple7]));
     out.Set("archivePath", stats.archive_path);
     out.Set("archiveError", stats.archive_error);
     return out;
@@ -98,10 +104,10 @@ Napi::Value Allocate(const Napi::CallbackInfo& info) {
   }
   int64_t length = static_cast<int64_t>([buffer length]);
   Napi::MemoryManagement::AdjustExternalMemory(env, length);
-  return Napi::ArrayBuffer::New(env, contents, bytes, [length](Napi::Env env, void* data) {
+  return Napi::ArrayBuffer::New(env, contents, bytes, [length, &ctx](Napi::Env env, void* data) {
     Napi::MemoryManagement::AdjustExternalMemory(env, -length);
-    std::lock_guard<std::mutex> lock(context->mutex);
-    context->buffers.erase(data);  // drops the last reference: command buffers retain what they use
+    std::lock_guard<std::mutex> lock(ctx.mutex);
+    ctx.buffers.erase(data);  // drops the last reference: command buffers retain what they use
   });
 }
 
