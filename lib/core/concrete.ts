@@ -42,17 +42,18 @@ export class ConcreteArray extends NDArray {
 
   item(): number {
     if (this.size !== 1) throw new Error(`Array.item: the array must have exactly one element, but it has shape [${this.aval.shape.join(', ')}] (${this.size} elements)`);
-    return Number(this.scalarAt(0));
+    return Number(this.scalarAt(this.hostBuffer(), 0));
   }
 
   toArray(): NestedArray {
     const shape = this.aval.shape;
-    if (shape.length === 0) return this.scalarAt(0);
+    const buf = this.hostBuffer();
+    if (shape.length === 0) return this.scalarAt(buf, 0);
     const build = (dim: number, offset: number): NestedArray[] => {
       const n = shape[dim];
       const out: NestedArray[] = new globalThis.Array(n);
       const step = sizeOf(shape.slice(dim + 1));
-      for (let i = 0; i < n; i++) out[i] = dim === shape.length - 1 ? this.scalarAt(offset + i) : build(dim + 1, offset + i * step);
+      for (let i = 0; i < n; i++) out[i] = dim === shape.length - 1 ? this.scalarAt(buf, offset + i) : build(dim + 1, offset + i * step);
       return out;
     };
     return build(0, 0);
@@ -67,9 +68,9 @@ export class ConcreteArray extends NDArray {
     this.buffer = allocate(this.dtype, 0);
   }
 
-  private scalarAt(i: number): number | boolean {
-    if (i >= this.buffer.length) throw new Error('Array: this array was disposed');
-    const v = this.hostBuffer()[i];
+  private scalarAt(buf: TypedArray, i: number): number | boolean {
+    if (i >= buf.length) throw new Error('Array: this array was disposed');
+    const v = buf[i];
     return this.dtype === 'bool' ? v !== 0 : v;
   }
 }
