@@ -19,14 +19,16 @@ NSURL* file_url(const std::string& path) {
 
 MTLCompileOptions* safe_math_options() {
   MTLCompileOptions* options = [MTLCompileOptions new];
+#if __MAC_OS_X_VERSION_MAX_ALLOWED >= 150000  // mathMode exists from the macOS 15 SDK on
   if (@available(macOS 15.0, *)) {
     options.mathMode = MTLMathModeSafe;
-  } else {
+    return options;
+  }
+#endif
 #pragma clang diagnostic push
 #pragma clang diagnostic ignored "-Wdeprecated-declarations"
-    options.fastMathEnabled = NO;
+  options.fastMathEnabled = NO;
 #pragma clang diagnostic pop
-  }
   return options;
 }
 

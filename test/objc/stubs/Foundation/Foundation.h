@@ -14,6 +14,8 @@ typedef signed char BOOL;
 #define nil nullptr
 #endif
 #define API_AVAILABLE(...)
+// As the macOS 15 SDK (Availability.h), so that the newest code paths are the ones checked.
+#define __MAC_OS_X_VERSION_MAX_ALLOWED 150000
 
 typedef NSUInteger NSStringEncoding;
 enum : NSStringEncoding { NSUTF8StringEncoding = 4 };
