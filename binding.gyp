@@ -27,7 +27,7 @@
           "sources": ["native/metal/host.mm", "native/metal/pipelines.mm"],
           "defines": ["METALGRAD_METAL"],
           "xcode_settings": {"CLANG_ENABLE_OBJC_ARC": "YES"},
-          "link_settings": {"libraries": ["-framework Metal", "-framework Foundation"]}
+          "link_settings": {"libraries": ["-framework Metal", "-framework Foundation", "-framework CoreGraphics"]}
         }]
       ]
     }

@@ -62,6 +62,7 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   @autoreleasepool {
     std::lock_guard<std::mutex> lock(open_mutex);
     if (!context.load()) {
+      // Returns nil unless CoreGraphics is linked (binding.gyp links it), per Apple's documentation.
       id<MTLDevice> device = MTLCreateSystemDefaultDevice();
       if (!device) fail(env, "open: no Metal device (MTLCreateSystemDefaultDevice returned nil)");
       std::string dir = info[0].As<Napi::String>().Utf8Value();
