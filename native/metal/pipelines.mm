@@ -3,6 +3,8 @@
 #import "pipelines.h"
 
 #include <cstdio>
+#include <filesystem>
+#include <system_error>
 #include <stdexcept>
 #include <unistd.h>
 
@@ -37,6 +39,13 @@ MTLCompileOptions* safe_math_options() {
 PipelineCache::PipelineCache(id<MTLDevice> device, const std::string& archive_path) : device_(device) {
   stats_.archive_path = archive_path;
   if (archive_path.empty()) return;
+  std::error_code created;
+  std::filesystem::create_directories(std::filesystem::path(archive_path).parent_path(), created);
+  if (created) {
+    stats_.archive_error = "could not create the cache directory of " + archive_path + ": " + created.message();
+    stats_.archive_path.clear();
+    return;
+  }
   MTLBinaryArchiveDescriptor* desc = [MTLBinaryArchiveDescriptor new];
   if (access(archive_path.c_str(), R_OK) == 0) desc.url = file_url(archive_path);
   NSError* error = nil;
