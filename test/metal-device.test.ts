@@ -25,7 +25,8 @@ function unavailable(): string {
 const reason = unavailable();
 if (reason) {
   if (process.env.METALGRAD_REQUIRE_METAL === '1') throw new Error(`METALGRAD_REQUIRE_METAL=1 but the Metal tests cannot run: ${reason}`);
-  console.log(`Metal device tests skipped (not run, not passed): ${reason}`);
+  // Straight to stderr: jest hides console output of a suite whose tests are all skipped.
+  process.stderr.write(`test/metal-device.test.ts: the Metal device tests are skipped (not run, not passed): ${reason}\n`);
 }
 const suite = reason ? describe.skip : describe;
 const ROOT = path.join(__dirname, '..');
