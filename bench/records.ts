@@ -10,7 +10,7 @@ export type Library = 'metalgrad' | 'copy' | 'openblas' | 'jax-js' | 'tfjs-wasm'
 
 /** One measured figure: median and best of the samples, in `unit` (higher is better for GB/s and GFLOP/s). */
 export interface BenchRecord {
-  workload: WorkloadId | 'limit';
+  workload: WorkloadId;
   library: Library;
   threads: number;
   /** W2 (and the OpenBLAS limit): the matmul size. */

@@ -1,0 +1,145 @@
+/**
+ * @file `npm run bench`: measures the machine's limits, metalgrad (1 thread and all threads) and the
+ * other libraries on workloads W1–W5, each in its own child process; checks every library's results
+ * against metalgrad's; prints one table and the targets; writes bench/results/latest.json.
+ * Usage: npm run bench [-- --quick] [-- --libraries=copy,openblas,onnxruntime,jax-js,tfjs-wasm]
+ */
+
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Log, runChild } from './child';
+import { compareChecks } from './compare';
+import { SIZES, type WorkloadId } from './data';
+import { LIBRARIES, ensureInstalled } from './libraries';
+import { measureLimits } from './limits';
+import type { BenchRecord, Library } from './records';
+import { type Absent, type Result, evaluateTargets, formatTable, formatTargets } from './report';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const BENCH = path.join(ROOT, 'bench');
+const RESULTS = path.join(BENCH, 'results');
+const ALL_WORKLOADS: WorkloadId[] = ['W1', 'W2', 'W3', 'W4', 'W5'];
+const SELECTABLE = ['copy', 'openblas', ...LIBRARIES.map((l) => l.library)];
+
+function parseArgs(argv: string[]): { quick: boolean; selected: Set<string> } {
+  let quick = false;
+  let selected = new Set(SELECTABLE);
+  for (const a of argv) {
+    if (a === '--quick') quick = true;
+    else if (a.startsWith('--libraries=')) {
+      const names = a.slice('--libraries='.length).split(',').filter(Boolean);
+      const unknown = names.filter((n) => !SELECTABLE.includes(n));
+      if (unknown.length) throw new Error(`bench: argument \`--libraries\` must list names among ${SELECTABLE.join(', ')}, received ${unknown.join(', ')}`);
+      selected = new Set(names);
+    } else throw new Error(`bench: unknown argument \`${a}\`; expected --quick or --libraries=${SELECTABLE.join(',')}`);
+  }
+  return { quick, selected };
+}
+
+/** Marks each library result 'ok' or 'MISMATCH' against metalgrad's single-threaded result for the same workload and size. */
+function checkResults(records: BenchRecord[]): Result[] {
+  return records.map((record) => {
+    const { check, ...r } = record;
+    if (r.library === 'copy' || r.library === 'openblas') return { ...r, check: '' };
+    const same = records.filter((x) => x.library === 'metalgrad' && x.workload === r.workload && x.size === r.size);
+    const ref = same.find((x) => x.threads === 1) ?? same[0];
+    if (ref === record) return { ...r, check: 'reference' };
+    if (!ref?.check) return { ...r, check: 'unchecked: no metalgrad result' };
+    if (!check) return { ...r, check: 'unchecked: the driver reported no sampled outputs' };
+    const c = compareChecks(r.workload, ref.check, check);
+    return { ...r, check: c.ok ? 'ok' : `MISMATCH: ${c.detail}` };
+  });
+}
+
+function gitCommit(): string | undefined {
+  const r = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+function main(): void {
+  const { quick, selected } = parseArgs(process.argv.slice(2));
+  fs.mkdirSync(RESULTS, { recursive: true });
+  const log = new Log(path.join(RESULTS, 'latest.log'));
+  const all = os.availableParallelism();
+  const threads = all > 1 ? [1, all] : [1];
+  const sizes = quick ? SIZES.quick : SIZES.full;
+  const flags = quick ? ['--quick'] : [];
+  const started = new Date();
+  const loadBefore = os.loadavg();
+  const records: BenchRecord[] = [];
+  const absent: Absent[] = [];
+  const notes: string[] = [];
+
+  // The machine's limits.
+  if (selected.has('copy') || selected.has('openblas')) {
+    const limits = measureLimits({ quick, threads, matmulSizes: sizes.w2, buildDir: path.join(BENCH, 'build'), sourceDir: path.join(BENCH, 'c'), log });
+    records.push(...limits.records.filter((r) => selected.has(r.library)));
+    notes.push(...limits.notes);
+    for (const [library, reason] of limits.missing) if (selected.has(library)) absent.push({ workload: library === 'copy' ? 'W1' : 'W2', library, reason });
+  }
+
+  // metalgrad, through its public API from dist/, with the thread count asked for in the environment.
+  for (const t of threads) {
+    const run = runChild(`metalgrad, METALGRAD_NUM_THREADS=${t}`, process.execPath, [path.join(__dirname, 'drivers', 'metalgrad.js'), ...flags], log, { env: { METALGRAD_NUM_THREADS: String(t) }, timeoutS: 600 });
+    records.push(...run.records.map((r) => ({ ...r, threads: t })));
+    if (run.error) for (const w of ALL_WORKLOADS.filter((w) => !run.records.some((r) => r.workload === w))) absent.push({ workload: w, library: 'metalgrad', reason: `${t} thr: ${run.error}` });
+  }
+
+  // The other libraries, installed on demand into bench/node_modules.
+  const wanted = LIBRARIES.filter((l) => selected.has(l.library));
+  const installed = wanted.length ? ensureInstalled(BENCH, log) : { versions: {}, unavailable: new Map<Library, string>() };
+  for (const spec of wanted) {
+    const unavailable = installed.unavailable.get(spec.library);
+    if (unavailable) {
+      for (const w of ALL_WORKLOADS) absent.push({ workload: w, library: spec.library, reason: unavailable });
+      continue;
+    }
+    const reported = new Set<WorkloadId>();
+    for (const { threads: t, workloads } of spec.runs(threads)) {
+      const args = [path.join(BENCH, 'drivers', spec.driver), `--threads=${t}`, ...flags, ...(workloads ? [`--workloads=${workloads.join(',')}`] : [])];
+      const run = runChild(`${spec.library}, ${t} thread(s)`, process.execPath, args, log, { timeoutS: 600 });
+      records.push(...run.records);
+      for (const r of run.records) reported.add(r.workload);
+      for (const s of run.skips) if (!reported.has(s.workload)) (reported.add(s.workload), absent.push({ workload: s.workload, library: s.library, reason: s.reason }));
+      if (run.error) for (const w of workloads ?? ALL_WORKLOADS) if (!reported.has(w)) (reported.add(w), absent.push({ workload: w, library: spec.library, reason: `${t} thr: ${run.error}` }));
+    }
+  }
+
+  const results = checkResults(records);
+  const targets = evaluateTargets(results, threads, quick);
+  const machine = {
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    logicalCpus: os.cpus().length,
+    availableParallelism: all,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    node: process.version,
+    metalgrad: { version: (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version, commit: gitCommit() },
+    libraries: installed.versions,
+    date: started.toISOString(),
+    seconds: Math.round((Date.now() - started.getTime()) / 1000),
+    loadAverage: { before: loadBefore, after: os.loadavg() },
+    quick,
+    notes,
+  };
+  const jsonFile = path.join(RESULTS, 'latest.json');
+  fs.writeFileSync(jsonFile, `${JSON.stringify({ machine, results, absent, targets }, null, 2)}\n`);
+
+  const load = (l: number[]): string => l.map((v) => v.toFixed(1)).join(' ');
+  console.log(`metalgrad ${machine.metalgrad.version}${machine.metalgrad.commit ? ` (${machine.metalgrad.commit})` : ''} on ${machine.cpu}, ${all} threads, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}${quick ? ', --quick sizes' : ''}`);
+  console.log(`load average ${load(loadBefore)} before, ${load(machine.loadAverage.after)} after; ${machine.seconds} s${notes.length ? `; ${notes.join('; ')}` : ''}`);
+  console.log('W1 tanh chain on 16M f32, GB/s at 8 B/elem; W2 matmul; W3 MLP training step; W4 jitted 10 ops on 100 elements + read-back, per call; W5 eager add, per op.');
+  console.log('"same result": sampled outputs equal metalgrad\'s (1 thread) for the same inputs. "ratio": metalgrad vs the machine limit, or metalgrad\'s speed vs that library (medians).\n');
+  console.log(formatTable(results, absent));
+  console.log(`\n${formatTargets(targets)}\n\nWritten ${path.relative(ROOT, jsonFile)}; children's output in ${path.relative(ROOT, log.file)}.`);
+  if (results.some((r) => r.check.startsWith('MISMATCH'))) process.exitCode = 1;
+}
+
+try {
+  main();
+} catch (e) {
+  console.error((e as Error).message);
+  process.exitCode = 2;
+}
