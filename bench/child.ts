@@ -21,10 +21,13 @@ export class Log {
   }
 }
 
-/** The last non-empty line of `text`, shortened for a table cell. */
-export function lastLine(text: string, max = 160): string {
-  const line = text.trim().split('\n').filter((l) => l.trim() !== '').pop()?.trim() ?? '';
-  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+const shorten = (line: string, max = 160): string => (line.length > max ? `${line.slice(0, max - 1)}…` : line);
+
+/** The most telling line of a failed program's output: a JS error, a compiler error, npm's error code, else the last line. */
+export function errorLine(text: string): string {
+  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !/^Node\.js v|A complete log of this run/.test(l));
+  const pick = lines.find((l) => /^[\w.]*(Error|Exception)\b[^:]*:/.test(l)) ?? lines.find((l) => /\berror:/i.test(l)) ?? lines.find((l) => /FetchError|npm error code/.test(l)) ?? lines.pop() ?? '';
+  return shorten(pick);
 }
 
 /** Runs `command args` synchronously (benchmarks must not overlap) with `env` added to this process's environment. */
@@ -39,7 +42,7 @@ export function runChild(label: string, command: string, args: string[], log: Lo
   let error: string | undefined;
   if (r.error && (r.error as NodeJS.ErrnoException).code !== 'ETIMEDOUT') error = `cannot run ${command}: ${r.error.message}`;
   else if (r.signal) error = r.signal === 'SIGTERM' && seconds >= options.timeoutS - 1 ? `timed out after ${options.timeoutS} s` : `killed by ${r.signal}`;
-  else if (r.status !== 0) error = `exited with code ${r.status}: ${lastLine(stderr) || lastLine(stdout) || 'no output'}`;
+  else if (r.status !== 0) error = `exited with code ${r.status}: ${errorLine(stderr) || errorLine(stdout) || 'no output'}`;
   process.stderr.write(error ? ` FAILED (${seconds.toFixed(1)} s): ${error}\n` : ` ${seconds.toFixed(1)} s\n`);
   return { ...parseDriverOutput(stdout), error };
 }

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { type ChildRun, type Log, lastLine, runChild } from './child';
+import { type ChildRun, type Log, errorLine, runChild } from './child';
 import type { BenchRecord } from './records';
 
 export interface LimitsResult {
@@ -21,7 +21,7 @@ function compile(source: string, output: string, flags: string[], log: Log): str
   const r = spawnSync('gcc', ['-O3', '-march=native', '-Wall', '-o', output, source, ...flags], { encoding: 'utf8' });
   log.write(`## gcc ${path.basename(source)} ${flags.join(' ')}: status ${r.status}\n${r.stdout ?? ''}${r.stderr ?? ''}`);
   if (r.error) return `cannot run gcc: ${r.error.message}`;
-  return r.status === 0 ? undefined : `gcc failed on ${path.basename(source)}: ${lastLine(r.stderr)}`;
+  return r.status === 0 ? undefined : `gcc failed on ${path.basename(source)}: ${errorLine(r.stderr)}`;
 }
 
 /** apt-get install of libopenblas-dev (with `apt-get update` when the first try fails); a reason when impossible. */

@@ -130,7 +130,8 @@ function main(): void {
   const load = (l: number[]): string => l.map((v) => v.toFixed(1)).join(' ');
   console.log(`metalgrad ${machine.metalgrad.version}${machine.metalgrad.commit ? ` (${machine.metalgrad.commit})` : ''} on ${machine.cpu}, ${all} threads, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}${quick ? ', --quick sizes' : ''}`);
   console.log(`load average ${load(loadBefore)} before, ${load(machine.loadAverage.after)} after; ${machine.seconds} s${notes.length ? `; ${notes.join('; ')}` : ''}`);
-  console.log('W1 tanh chain on 16M f32, GB/s at 8 B/elem; W2 matmul; W3 MLP training step; W4 jitted 10 ops on 100 elements + read-back, per call; W5 eager add, per op.');
+  const mlp = `${sizes.w3.dims.join('-')}, batch ${sizes.w3.batch}`;
+  console.log(`W1 jitted tanh chain on ${sizes.w1 / 2 ** 20}Mi f32 (GB/s at 8 B/elem); W2 square matmul (GFLOP/s); W3 MLP ${mlp} training step; W4 jitted 10 ops on ${sizes.w4} f32 + read-back, per call; W5 eager add of ${sizes.w5.n} f32, per op.`);
   console.log('"same result": sampled outputs equal metalgrad\'s (1 thread) for the same inputs. "ratio": metalgrad vs the machine limit, or metalgrad\'s speed vs that library (medians).\n');
   console.log(formatTable(results, absent));
   console.log(`\n${formatTargets(targets)}\n\nWritten ${path.relative(ROOT, jsonFile)}; children's output in ${path.relative(ROOT, log.file)}.`);

@@ -4,6 +4,7 @@
  * Correctness only; timing is measured by `npm run bench`, never here.
  */
 
+import { errorLine } from '../bench/child';
 import { compareChecks } from '../bench/compare';
 import { SIZES, W3_CHECK_STEPS, W3_LR, inputs, sample, sampleIndices, w1Reference, w4Reference } from '../bench/data';
 import { RECORD_PREFIX, SKIP_PREFIX, figures, parseDriverOutput } from '../bench/records';
@@ -148,6 +149,13 @@ describe('harness', () => {
     const skip = { workload: 'W3', library: 'onnxruntime', reason: 'no training' };
     const out = `noise\n${RECORD_PREFIX}${JSON.stringify(rec)}\n${SKIP_PREFIX}${JSON.stringify(skip)}\n`;
     expect(parseDriverOutput(out)).toEqual({ records: [rec], skips: [skip] });
+  });
+
+  test('a failed program is summed up by its most telling line', () => {
+    expect(errorLine('/x.js:3\nthrow e\n^\n\nTypeError: bad thing\n    at f (x.js:3)\n\nNode.js v20.0.0\n')).toBe('TypeError: bad thing');
+    expect(errorLine('s.c:1:10: fatal error: cblas.h: No such file or directory\ncompilation terminated.\n')).toBe('s.c:1:10: fatal error: cblas.h: No such file or directory');
+    expect(errorLine('npm error code ECONNREFUSED\nnpm error A complete log of this run can be found in: /x.log\n')).toBe('npm error code ECONNREFUSED');
+    expect(errorLine('just this\n')).toBe('just this');
   });
 
   test('the table shows ratios and mismatches; targets are judged on the all-threads figures', () => {
