@@ -32,7 +32,7 @@ const higherIsBetter = (unit: Unit): boolean => unit === 'GB/s' || unit === 'GFL
 /** How much faster `a` is than `b` (> 1: faster), from medians. */
 const speedup = (a: Result, b: Result): number => (higherIsBetter(a.unit) ? a.median / b.median : b.median / a.median);
 const fmt = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
-const pct = (v: number): string => `${(100 * v).toFixed(0)}%`;
+const pct = (v: number): string => `${(100 * v).toFixed(v < 0.1 ? 1 : 0)}%`;
 
 function find(results: Result[], library: Library, workload: WorkloadId, threads: number, size?: number): Result | undefined {
   return results.find((r) => r.library === library && r.workload === workload && r.threads === threads && r.size === size);

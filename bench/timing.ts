@@ -26,7 +26,7 @@ export function summarize(samplesMs: number[]): Timing {
   return { medianMs: m % 2 ? s[(m - 1) / 2] : (s[m / 2 - 1] + s[m / 2]) / 2, bestMs: s[0], samples: m };
 }
 
-const defaults = (o: TimingOptions): Required<TimingOptions> => ({ warmup: 2, reps: 9, inner: 1, maxMs: 20000, ...o });
+const defaults = (o: TimingOptions): Required<TimingOptions> => ({ warmup: 2, reps: 9, inner: 1, maxMs: 10000, ...o });
 
 /** Times a synchronous `fn`. */
 export function timeSync(fn: () => unknown, options: TimingOptions = {}): Timing {
