@@ -8,11 +8,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { type ChildRun, type Log, errorLine, runChild } from './child';
 import type { BenchRecord } from './records';
+import type { Absent } from './report';
+
+export type Limit = 'copy' | 'openblas';
 
 export interface LimitsResult {
   records: BenchRecord[];
-  /** Why a limit is missing ('copy' or 'openblas' → reason). */
-  missing: Map<'copy' | 'openblas', string>;
+  /** The limits that could not be measured (copy bounds W1, OpenBLAS W2), and why. */
+  absent: Absent[];
   /** What was done to get OpenBLAS, for the report (e.g. "installed libopenblas-dev with apt"). */
   notes: string[];
 }
@@ -40,45 +43,53 @@ function installOpenBlas(log: Log, notes: string[]): string | undefined {
   return 'libopenblas-dev is not installed and apt-get could not install it (see bench/results/latest.log)';
 }
 
-function collect(run: ChildRun, into: BenchRecord[], label: string, missing: string[]): void {
-  into.push(...run.records);
-  if (run.error) missing.push(`${label}: ${run.error}`);
+interface LimitOptions {
+  which: ReadonlySet<Limit>;
+  quick: boolean;
+  threads: number[];
+  matmulSizes: number[];
+  buildDir: string;
+  sourceDir: string;
+  log: Log;
 }
 
-export function measureLimits(opts: { quick: boolean; threads: number[]; matmulSizes: number[]; buildDir: string; sourceDir: string; log: Log }): LimitsResult {
-  const { log, buildDir, sourceDir } = opts;
-  const records: BenchRecord[] = [];
-  const missing = new Map<'copy' | 'openblas', string>();
-  const notes: string[] = [];
-  fs.mkdirSync(buildDir, { recursive: true });
+/** Runs one measurement into `out`; returns its failure, labelled, if any. */
+function collect(run: ChildRun, out: LimitsResult, label: string): string[] {
+  out.records.push(...run.records);
+  return run.error ? [`${label}: ${run.error}`] : [];
+}
 
-  const stream = path.join(buildDir, 'stream');
-  const streamError = compile(path.join(sourceDir, 'stream.c'), stream, ['-fopenmp'], log);
-  if (streamError) missing.set('copy', streamError);
-  else {
-    const failures: string[] = [];
-    // Arrays of 256 MiB (64 MiB with --quick) are far beyond any cache here.
-    const [mib, reps] = opts.quick ? ['64', '5'] : ['256', '11'];
-    for (const t of opts.threads) collect(runChild(`copy bandwidth, ${t} thread(s)`, stream, [mib, reps], log, { env: { OMP_NUM_THREADS: String(t), OMP_PROC_BIND: 'true' }, timeoutS: 120 }), records, `${t} thread(s)`, failures);
-    if (failures.length) missing.set('copy', failures.join('; '));
-  }
+function measureCopy(opts: LimitOptions, out: LimitsResult): void {
+  const stream = path.join(opts.buildDir, 'stream');
+  const error = compile(path.join(opts.sourceDir, 'stream.c'), stream, ['-fopenmp'], opts.log);
+  if (error) return void out.absent.push({ workload: 'W1', library: 'copy', reason: error });
+  // Arrays of 256 MiB (64 MiB with --quick) are far beyond any cache here.
+  const [mib, reps] = opts.quick ? ['64', '5'] : ['256', '11'];
+  const failures = opts.threads.flatMap((t) =>
+    collect(runChild(`copy bandwidth, ${t} thread(s)`, stream, [mib, reps], opts.log, { env: { OMP_NUM_THREADS: String(t), OMP_PROC_BIND: 'true' }, timeoutS: 120 }), out, `${t} thread(s)`),
+  );
+  if (failures.length) out.absent.push({ workload: 'W1', library: 'copy', reason: failures.join('; ') });
+}
 
-  const sgemm = path.join(buildDir, 'sgemm');
-  const sgemmSource = path.join(sourceDir, 'sgemm.c');
-  let blasError = compile(sgemmSource, sgemm, ['-lopenblas'], log);
-  if (blasError) {
-    blasError = installOpenBlas(log, notes) ?? compile(sgemmSource, sgemm, ['-lopenblas'], log);
-  }
-  if (blasError) missing.set('openblas', blasError);
-  else {
-    const failures: string[] = [];
-    for (const t of opts.threads) {
-      for (const n of opts.matmulSizes) {
-        const reps = n >= 2048 ? 5 : n >= 1024 ? 9 : 21;
-        collect(runChild(`OpenBLAS sgemm ${n}, ${t} thread(s)`, sgemm, [String(n), String(reps)], log, { env: { OPENBLAS_NUM_THREADS: String(t) }, timeoutS: 120 }), records, `n=${n}, ${t} thread(s)`, failures);
-      }
-    }
-    if (failures.length) missing.set('openblas', failures.join('; '));
-  }
-  return { records, missing, notes };
+function measureSgemm(opts: LimitOptions, out: LimitsResult): void {
+  const sgemm = path.join(opts.buildDir, 'sgemm');
+  const source = path.join(opts.sourceDir, 'sgemm.c');
+  const error = compile(source, sgemm, ['-lopenblas'], opts.log) && (installOpenBlas(opts.log, out.notes) ?? compile(source, sgemm, ['-lopenblas'], opts.log));
+  if (error) return void out.absent.push({ workload: 'W2', library: 'openblas', reason: error });
+  const failures = opts.threads.flatMap((t) =>
+    opts.matmulSizes.flatMap((n) => {
+      const reps = n >= 2048 ? 5 : n >= 1024 ? 9 : 21;
+      return collect(runChild(`OpenBLAS sgemm ${n}, ${t} thread(s)`, sgemm, [String(n), String(reps)], opts.log, { env: { OPENBLAS_NUM_THREADS: String(t) }, timeoutS: 120 }), out, `n=${n}, ${t} thread(s)`);
+    }),
+  );
+  if (failures.length) out.absent.push({ workload: 'W2', library: 'openblas', reason: failures.join('; ') });
+}
+
+/** Measures the limits in `which` at each thread count. */
+export function measureLimits(opts: LimitOptions): LimitsResult {
+  const out: LimitsResult = { records: [], absent: [], notes: [] };
+  if (opts.which.size) fs.mkdirSync(opts.buildDir, { recursive: true });
+  if (opts.which.has('copy')) measureCopy(opts, out);
+  if (opts.which.has('openblas')) measureSgemm(opts, out);
+  return out;
 }

@@ -14,7 +14,7 @@ import { compareChecks } from './compare';
 import { SIZES, type WorkloadId } from './data';
 import { LIBRARIES, ensureInstalled } from './libraries';
 import { measureLimits } from './limits';
-import type { BenchRecord, Library } from './records';
+import type { BenchRecord } from './records';
 import { type Absent, type Result, evaluateTargets, formatTable, formatTargets } from './report';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -58,6 +58,53 @@ function gitCommit(): string | undefined {
   return r.status === 0 ? r.stdout.trim() : undefined;
 }
 
+interface Collected {
+  records: BenchRecord[];
+  absent: Absent[];
+}
+
+/** metalgrad through its public API from dist/, in one child per thread count asked for in METALGRAD_NUM_THREADS. */
+function runMetalgrad(threads: number[], flags: string[], log: Log): Collected {
+  const out: Collected = { records: [], absent: [] };
+  for (const t of threads) {
+    const run = runChild(`metalgrad, METALGRAD_NUM_THREADS=${t}`, process.execPath, [path.join(__dirname, 'drivers', 'metalgrad.js'), ...flags], log, { env: { METALGRAD_NUM_THREADS: String(t) }, timeoutS: 600 });
+    out.records.push(...run.records.map((r) => ({ ...r, threads: t })));
+    if (run.error) for (const w of ALL_WORKLOADS.filter((w) => !run.records.some((r) => r.workload === w))) out.absent.push({ workload: w, library: 'metalgrad', reason: `${t} thr: ${run.error}` });
+  }
+  return out;
+}
+
+/** The selected other libraries, installed on demand into bench/node_modules, each driver once per thread count it supports. */
+function runLibraries(selected: Set<string>, threads: number[], flags: string[], log: Log): Collected & { versions: Record<string, string> } {
+  const wanted = LIBRARIES.filter((l) => selected.has(l.library));
+  const out: Collected = { records: [], absent: [] };
+  if (!wanted.length) return { ...out, versions: {} };
+  const installed = ensureInstalled(BENCH, log);
+  for (const spec of wanted) {
+    // A workload with no figure at any thread count gets one absent row: why the library cannot run it, or how it failed.
+    const reported = new Set<WorkloadId>();
+    const markAbsent = (workload: WorkloadId, reason: string): void => {
+      if (reported.has(workload)) return;
+      reported.add(workload);
+      out.absent.push({ workload, library: spec.library, reason });
+    };
+    const unavailable = installed.unavailable.get(spec.library);
+    if (unavailable) {
+      for (const w of ALL_WORKLOADS) markAbsent(w, unavailable);
+      continue;
+    }
+    for (const { threads: t, workloads } of spec.runs(threads)) {
+      const args = [path.join(BENCH, 'drivers', spec.driver), `--threads=${t}`, ...flags, ...(workloads ? [`--workloads=${workloads.join(',')}`] : [])];
+      const run = runChild(`${spec.library}, ${t} thread(s)`, process.execPath, args, log, { timeoutS: 600 });
+      out.records.push(...run.records);
+      for (const r of run.records) reported.add(r.workload);
+      for (const s of run.skips) markAbsent(s.workload, s.reason);
+      if (run.error) for (const w of workloads ?? ALL_WORKLOADS) markAbsent(w, `${t} thr: ${run.error}`);
+    }
+  }
+  return { ...out, versions: installed.versions };
+}
+
 function main(): void {
   const { quick, selected } = parseArgs(process.argv.slice(2));
   fs.mkdirSync(RESULTS, { recursive: true });
@@ -68,46 +115,14 @@ function main(): void {
   const flags = quick ? ['--quick'] : [];
   const started = new Date();
   const loadBefore = os.loadavg();
-  const records: BenchRecord[] = [];
-  const absent: Absent[] = [];
-  const notes: string[] = [];
 
-  // The machine's limits.
-  if (selected.has('copy') || selected.has('openblas')) {
-    const limits = measureLimits({ quick, threads, matmulSizes: sizes.w2, buildDir: path.join(BENCH, 'build'), sourceDir: path.join(BENCH, 'c'), log });
-    records.push(...limits.records.filter((r) => selected.has(r.library)));
-    notes.push(...limits.notes);
-    for (const [library, reason] of limits.missing) if (selected.has(library)) absent.push({ workload: library === 'copy' ? 'W1' : 'W2', library, reason });
-  }
+  const which = new Set((['copy', 'openblas'] as const).filter((l) => selected.has(l)));
+  const limits = measureLimits({ which, quick, threads, matmulSizes: sizes.w2, buildDir: path.join(BENCH, 'build'), sourceDir: path.join(BENCH, 'c'), log });
+  const metalgrad = runMetalgrad(threads, flags, log);
+  const libraries = runLibraries(selected, threads, flags, log);
 
-  // metalgrad, through its public API from dist/, with the thread count asked for in the environment.
-  for (const t of threads) {
-    const run = runChild(`metalgrad, METALGRAD_NUM_THREADS=${t}`, process.execPath, [path.join(__dirname, 'drivers', 'metalgrad.js'), ...flags], log, { env: { METALGRAD_NUM_THREADS: String(t) }, timeoutS: 600 });
-    records.push(...run.records.map((r) => ({ ...r, threads: t })));
-    if (run.error) for (const w of ALL_WORKLOADS.filter((w) => !run.records.some((r) => r.workload === w))) absent.push({ workload: w, library: 'metalgrad', reason: `${t} thr: ${run.error}` });
-  }
-
-  // The other libraries, installed on demand into bench/node_modules.
-  const wanted = LIBRARIES.filter((l) => selected.has(l.library));
-  const installed = wanted.length ? ensureInstalled(BENCH, log) : { versions: {}, unavailable: new Map<Library, string>() };
-  for (const spec of wanted) {
-    const unavailable = installed.unavailable.get(spec.library);
-    if (unavailable) {
-      for (const w of ALL_WORKLOADS) absent.push({ workload: w, library: spec.library, reason: unavailable });
-      continue;
-    }
-    const reported = new Set<WorkloadId>();
-    for (const { threads: t, workloads } of spec.runs(threads)) {
-      const args = [path.join(BENCH, 'drivers', spec.driver), `--threads=${t}`, ...flags, ...(workloads ? [`--workloads=${workloads.join(',')}`] : [])];
-      const run = runChild(`${spec.library}, ${t} thread(s)`, process.execPath, args, log, { timeoutS: 600 });
-      records.push(...run.records);
-      for (const r of run.records) reported.add(r.workload);
-      for (const s of run.skips) if (!reported.has(s.workload)) (reported.add(s.workload), absent.push({ workload: s.workload, library: s.library, reason: s.reason }));
-      if (run.error) for (const w of workloads ?? ALL_WORKLOADS) if (!reported.has(w)) (reported.add(w), absent.push({ workload: w, library: spec.library, reason: `${t} thr: ${run.error}` }));
-    }
-  }
-
-  const results = checkResults(records);
+  const results = checkResults([...limits.records, ...metalgrad.records, ...libraries.records]);
+  const absent = [...limits.absent, ...metalgrad.absent, ...libraries.absent];
   const targets = evaluateTargets(results, threads, quick);
   const machine = {
     cpu: os.cpus()[0]?.model ?? 'unknown',
@@ -117,20 +132,20 @@ function main(): void {
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     node: process.version,
     metalgrad: { version: (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version, commit: gitCommit() },
-    libraries: installed.versions,
+    libraries: libraries.versions,
     date: started.toISOString(),
     seconds: Math.round((Date.now() - started.getTime()) / 1000),
     loadAverage: { before: loadBefore, after: os.loadavg() },
     quick,
-    notes,
+    notes: limits.notes,
   };
   const jsonFile = path.join(RESULTS, 'latest.json');
   fs.writeFileSync(jsonFile, `${JSON.stringify({ machine, results, absent, targets }, null, 2)}\n`);
 
   const load = (l: number[]): string => l.map((v) => v.toFixed(1)).join(' ');
-  console.log(`metalgrad ${machine.metalgrad.version}${machine.metalgrad.commit ? ` (${machine.metalgrad.commit})` : ''} on ${machine.cpu}, ${all} threads, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}${quick ? ', --quick sizes' : ''}`);
-  console.log(`load average ${load(loadBefore)} before, ${load(machine.loadAverage.after)} after; ${machine.seconds} s${notes.length ? `; ${notes.join('; ')}` : ''}`);
   const mlp = `${sizes.w3.dims.join('-')}, batch ${sizes.w3.batch}`;
+  console.log(`metalgrad ${machine.metalgrad.version}${machine.metalgrad.commit ? ` (${machine.metalgrad.commit})` : ''} on ${machine.cpu}, ${all} threads, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}${quick ? ', --quick sizes' : ''}`);
+  console.log(`load average ${load(loadBefore)} before, ${load(machine.loadAverage.after)} after; ${machine.seconds} s${machine.notes.length ? `; ${machine.notes.join('; ')}` : ''}`);
   console.log(`W1 jitted tanh chain on ${sizes.w1 / 2 ** 20}Mi f32 (GB/s at 8 B/elem); W2 square matmul (GFLOP/s); W3 MLP ${mlp} training step; W4 jitted 10 ops on ${sizes.w4} f32 + read-back, per call; W5 eager add of ${sizes.w5.n} f32, per op.`);
   console.log('"same result": sampled outputs equal metalgrad\'s (1 thread) for the same inputs. "ratio": metalgrad vs the machine limit, or metalgrad\'s speed vs that library (medians).\n');
   console.log(formatTable(results, absent));
