@@ -4,6 +4,8 @@
  */
 
 import type { WorkloadId } from './data';
+import type { BenchRecord } from './records';
+import type { Result } from './report';
 
 /** Allowed |a − b| is `rtol · max|reference| + atol`: float32 rounding, libm-level tanh differences, sum order. */
 const TOLERANCE: Record<WorkloadId, { rtol: number; atol: number }> = {
@@ -29,4 +31,19 @@ export function compareChecks(workload: WorkloadId, reference: readonly number[]
     if (!(diff <= tol)) return { ok: false, detail: `sample ${i} is ${actual[i]}, metalgrad has ${reference[i]} (|diff| ${diff.toPrecision(3)} > ${tol.toPrecision(3)})` };
   }
   return { ok: true, detail: '' };
+}
+
+/** Marks each library result 'ok' or 'MISMATCH' against metalgrad's single-threaded result for the same workload and size. */
+export function checkResults(records: BenchRecord[]): Result[] {
+  return records.map((record) => {
+    const { check, ...r } = record;
+    if (r.library === 'copy' || r.library === 'openblas') return r;
+    const same = records.filter((x) => x.library === 'metalgrad' && x.workload === r.workload && x.size === r.size);
+    const ref = same.find((x) => x.threads === 1) ?? same[0];
+    if (ref === record) return { ...r, check: 'reference' };
+    if (!ref?.check) return { ...r, check: 'unchecked: no metalgrad result' };
+    if (!check) return { ...r, check: 'unchecked: the driver reported no sampled outputs' };
+    const c = compareChecks(r.workload, ref.check, check);
+    return { ...r, check: c.ok ? 'ok' : `MISMATCH: ${c.detail}` };
+  });
 }

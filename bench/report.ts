@@ -8,8 +8,8 @@ import type { BenchRecord, Library } from './records';
 
 /** A record as reported: its sampled outputs replaced by the result of the cross-library check. */
 export interface Result extends Omit<BenchRecord, 'check'> {
-  /** 'reference' (metalgrad, 1 thread), 'ok', 'MISMATCH: …', or 'unchecked: …'. */
-  check: string;
+  /** 'reference' (metalgrad, 1 thread), 'ok', 'MISMATCH: …', or 'unchecked: …'; none for the machine's limits. */
+  check?: string;
 }
 
 export interface Absent {
@@ -53,7 +53,7 @@ function ratioCell(r: Result, results: Result[]): string {
   return `${verdict} (vs ${mg.threads} thr)${r.note ? `; ${r.note}` : ''}`;
 }
 
-const checkCell = (check: string): string => (check === 'ok' ? 'yes' : check === 'reference' ? 'reference' : check.startsWith('MISMATCH') ? '!! NO !!' : check === '' ? '' : 'unchecked');
+const checkCell = (check: string | undefined): string => (check === undefined ? '' : check === 'ok' ? 'yes' : check === 'reference' ? check : check.startsWith('MISMATCH') ? '!! NO !!' : 'unchecked');
 
 /** One table of every figure and every absent (library, workload), in workload order. */
 export function formatTable(results: Result[], absent: Absent[]): string {
@@ -69,9 +69,9 @@ export function formatTable(results: Result[], absent: Absent[]): string {
   }
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (i === header.length - 1 ? 0 : r[i].length))));
   const line = (cells: string[]): string => `| ${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join(' | ')}`.trimEnd();
-  const mismatches = results.filter((r) => r.check.startsWith('MISMATCH'));
+  const mismatches = results.filter((r) => r.check?.startsWith('MISMATCH'));
   const out = [line(header), line(widths.map((w, i) => (i === widths.length - 1 ? '---' : '-'.repeat(w)))), ...rows.map(line)];
-  for (const r of mismatches) out.push(`!! RESULT MISMATCH: ${r.library} ${r.workload}${r.size ? ` ${r.size}` : ''} (${r.threads} thr) ${r.check.slice('MISMATCH: '.length)}`);
+  for (const r of mismatches) out.push(`!! RESULT MISMATCH: ${r.library} ${r.workload}${r.size ? ` ${r.size}` : ''} (${r.threads} thr) ${r.check?.slice('MISMATCH: '.length)}`);
   return out.join('\n');
 }
 

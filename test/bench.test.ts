@@ -5,9 +5,9 @@
  */
 
 import { errorLine } from '../bench/child';
-import { compareChecks } from '../bench/compare';
+import { checkResults, compareChecks } from '../bench/compare';
 import { SIZES, W3_CHECK_STEPS, W3_LR, inputs, sample, sampleIndices, w1Reference, w4Reference } from '../bench/data';
-import { RECORD_PREFIX, SKIP_PREFIX, figures, parseDriverOutput } from '../bench/records';
+import { type BenchRecord, RECORD_PREFIX, SKIP_PREFIX, figures, parseDriverOutput } from '../bench/records';
 import { type Result, evaluateTargets, formatTable } from '../bench/report';
 import { summarize } from '../bench/timing';
 import { w1, w2, w3, w4, w5 } from '../bench/workloads';
@@ -136,6 +136,13 @@ describe('harness', () => {
     expect(compareChecks('W2', ref, [1, -2]).detail).toBe('2 sampled values, expected 3');
   });
 
+  test('checkResults compares every result with metalgrad 1 thread for the same workload and size', () => {
+    const rec = (library: BenchRecord['library'], threads: number, check?: number[], size = 256): BenchRecord => ({ workload: 'W2', library, threads, size, median: 1, best: 1, unit: 'GFLOP/s', ...(check ? { check } : {}) });
+    const checked = checkResults([rec('openblas', 1), rec('metalgrad', 2, [1, 2]), rec('metalgrad', 1, [1, 2]), rec('jax-js', 1, [1, 2.5]), rec('tfjs-wasm', 1, [1, 2], 512), rec('onnxruntime', 2, [1, 2])]);
+    expect(checked.map((r) => r.check)).toEqual([undefined, 'ok', 'reference', expect.stringMatching(/^MISMATCH: sample 1 is 2.5, metalgrad has 2/), 'unchecked: no metalgrad result', 'ok']);
+    expect(checked.every((r) => !('check' in r) || typeof r.check === 'string')).toBe(true);
+  });
+
   test('figures convert milliseconds per call to each unit', () => {
     const t = summarize([4, 2, 3]);
     expect(t).toEqual({ medianMs: 3, bestMs: 2, samples: 3 });
@@ -159,16 +166,16 @@ describe('harness', () => {
   });
 
   test('the table shows ratios and mismatches; targets are judged on the all-threads figures', () => {
-    const r = (library: Result['library'], workload: Result['workload'], threads: number, median: number, unit: Result['unit'], check = 'ok', size?: number): Result =>
-      ({ workload, library, threads, median, best: median, unit, check, ...(size ? { size } : {}) });
+    const r = (library: Result['library'], workload: Result['workload'], threads: number, median: number, unit: Result['unit'], check?: string, size?: number): Result =>
+      ({ workload, library, threads, median, best: median, unit, ...(check ? { check } : {}), ...(size ? { size } : {}) });
     const results = [
-      r('copy', 'W1', 2, 30, 'GB/s', ''),
+      r('copy', 'W1', 2, 30, 'GB/s'),
       r('metalgrad', 'W1', 2, 27, 'GB/s', 'reference'),
       r('jax-js', 'W1', 2, 1, 'GB/s', 'MISMATCH: sample 0 is 5, metalgrad has 1'),
-      r('openblas', 'W2', 2, 200, 'GFLOP/s', '', 1024),
+      r('openblas', 'W2', 2, 200, 'GFLOP/s', undefined, 1024),
       r('metalgrad', 'W2', 2, 150, 'GFLOP/s', 'reference', 1024),
       r('metalgrad', 'W3', 2, 2.5, 'ms', 'reference'),
-      r('tfjs-wasm', 'W3', 1, 200, 'ms'),
+      r('tfjs-wasm', 'W3', 1, 200, 'ms', 'ok'),
     ];
     const table = formatTable(results, [{ workload: 'W3', library: 'onnxruntime', reason: 'no training' }]);
     expect(table).toContain('90% of copy bandwidth (2 thr)');
