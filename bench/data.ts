@@ -4,7 +4,8 @@
  * drivers for other libraries (bench/drivers/*.mjs) load it from dist/ too.
  */
 
-export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W4' | 'W5';
+export const WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5'] as const;
+export type WorkloadId = (typeof WORKLOADS)[number];
 export type Unit = 'GB/s' | 'GFLOP/s' | 'ms' | 'us';
 
 /** Sizes of every workload; `full` is what the issue's targets are stated for. */

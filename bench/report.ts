@@ -3,7 +3,7 @@
  * result checks, absent rows with reasons) and the issue's targets, met or not.
  */
 
-import type { Unit, WorkloadId } from './data';
+import { type Unit, WORKLOADS, type WorkloadId } from './data';
 import type { BenchRecord, Library } from './records';
 
 /** A record as reported: its sampled outputs replaced by the result of the cross-library check. */
@@ -26,7 +26,6 @@ export interface Target {
   met: boolean | null;
 }
 
-const WORKLOADS: WorkloadId[] = ['W1', 'W2', 'W3', 'W4', 'W5'];
 const LIBRARY_ORDER: Library[] = ['copy', 'openblas', 'metalgrad', 'onnxruntime', 'jax-js', 'tfjs-wasm'];
 const higherIsBetter = (unit: Unit): boolean => unit === 'GB/s' || unit === 'GFLOP/s';
 /** How much faster `a` is than `b` (> 1: faster), from medians. */

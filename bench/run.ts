@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Log, runChild } from './child';
 import { checkResults } from './compare';
-import { SIZES, type WorkloadId } from './data';
+import { SIZES, WORKLOADS, type WorkloadId } from './data';
 import { LIBRARIES, ensureInstalled } from './libraries';
 import { measureLimits } from './limits';
 import type { BenchRecord } from './records';
@@ -20,22 +20,26 @@ import { type Absent, type Result, evaluateTargets, formatTable, formatTargets }
 const ROOT = path.resolve(__dirname, '..', '..');
 const BENCH = path.join(ROOT, 'bench');
 const RESULTS = path.join(BENCH, 'results');
-const ALL_WORKLOADS: WorkloadId[] = ['W1', 'W2', 'W3', 'W4', 'W5'];
 const SELECTABLE = ['copy', 'openblas', ...LIBRARIES.map((l) => l.library)];
 
-function parseArgs(argv: string[]): { quick: boolean; selected: Set<string> } {
+const USAGE = `usage: npm run bench [-- --quick] [-- --libraries=${SELECTABLE.join(',')}]
+  --quick       smaller W1/W2 sizes and fewer repetitions (a smoke run; W1/W2 targets are not judged)
+  --libraries   measure only these limits and libraries (metalgrad always runs)`;
+
+function parseArgs(argv: string[]): { quick: boolean; selected: Set<string>; help: boolean } {
   let quick = false;
   let selected = new Set(SELECTABLE);
   for (const a of argv) {
+    if (a === '--help' || a === '-h') return { quick, selected, help: true };
     if (a === '--quick') quick = true;
     else if (a.startsWith('--libraries=')) {
       const names = a.slice('--libraries='.length).split(',').filter(Boolean);
       const unknown = names.filter((n) => !SELECTABLE.includes(n));
       if (unknown.length) throw new Error(`bench: argument \`--libraries\` must list names among ${SELECTABLE.join(', ')}, received ${unknown.join(', ')}`);
       selected = new Set(names);
-    } else throw new Error(`bench: unknown argument \`${a}\`; expected --quick or --libraries=${SELECTABLE.join(',')}`);
+    } else throw new Error(`bench: unknown argument \`${a}\`\n${USAGE}`);
   }
-  return { quick, selected };
+  return { quick, selected, help: false };
 }
 
 function gitCommit(): string | undefined {
@@ -54,7 +58,7 @@ function runMetalgrad(threads: number[], flags: string[], log: Log): Collected {
   for (const t of threads) {
     const run = runChild(`metalgrad, METALGRAD_NUM_THREADS=${t}`, process.execPath, [path.join(__dirname, 'drivers', 'metalgrad.js'), ...flags], log, { env: { METALGRAD_NUM_THREADS: String(t) }, timeoutS: 600 });
     out.records.push(...run.records.map((r) => ({ ...r, threads: t })));
-    if (run.error) for (const w of ALL_WORKLOADS.filter((w) => !run.records.some((r) => r.workload === w))) out.absent.push({ workload: w, library: 'metalgrad', reason: `${t} thr: ${run.error}` });
+    if (run.error) for (const w of WORKLOADS.filter((w) => !run.records.some((r) => r.workload === w))) out.absent.push({ workload: w, library: 'metalgrad', reason: `${t} thr: ${run.error}` });
   }
   return out;
 }
@@ -75,7 +79,7 @@ function runLibraries(selected: Set<string>, threads: number[], flags: string[],
     };
     const unavailable = installed.unavailable.get(spec.library);
     if (unavailable) {
-      for (const w of ALL_WORKLOADS) markAbsent(w, unavailable);
+      for (const w of WORKLOADS) markAbsent(w, unavailable);
       continue;
     }
     for (const { threads: t, workloads } of spec.runs(threads)) {
@@ -84,14 +88,15 @@ function runLibraries(selected: Set<string>, threads: number[], flags: string[],
       out.records.push(...run.records);
       for (const r of run.records) reported.add(r.workload);
       for (const s of run.skips) markAbsent(s.workload, s.reason);
-      if (run.error) for (const w of workloads ?? ALL_WORKLOADS) markAbsent(w, `${t} thr: ${run.error}`);
+      if (run.error) for (const w of workloads ?? WORKLOADS) markAbsent(w, `${t} thr: ${run.error}`);
     }
   }
   return { ...out, versions: installed.versions };
 }
 
 function main(): void {
-  const { quick, selected } = parseArgs(process.argv.slice(2));
+  const { quick, selected, help } = parseArgs(process.argv.slice(2));
+  if (help) return void console.log(USAGE);
   fs.mkdirSync(RESULTS, { recursive: true });
   const log = new Log(path.join(RESULTS, 'latest.log'));
   const all = os.availableParallelism();
