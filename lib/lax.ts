@@ -3,10 +3,10 @@
  * elementwise ops have equal dtypes and equal shapes, or are rank-0). The numpy layer builds on it.
  */
 
-import { ConcreteArray, fromScalar } from './core/concrete';
+import { ConcreteArray, fromBuffer, fromScalar } from './core/concrete';
 import { DType } from './core/dtype';
-import { bind1, Value } from './core/trace';
-import { BinaryPrim, ComparePrim, DotDims, UnaryPrim } from './primitives/types';
+import { bind, bind1, Value } from './core/trace';
+import { BinaryPrim, ComparePrim, DotDims, Params, UnaryPrim } from './primitives/types';
 
 const unary = (p: UnaryPrim) => (x: Value): Value => bind1(p, [x], {});
 const binary = (p: BinaryPrim | ComparePrim) => (x: Value, y: Value): Value => bind1(p, [x, y], {});
@@ -128,4 +128,38 @@ export function moveAxis(x: Value, from: number, to: number): Value {
   const perm = [...Array(x.ndim).keys()].filter((i) => i !== from);
   perm.splice(to, 0, from);
   return transpose(x, perm);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Indexing primitives (lib/primitives/gather.ts, sort.ts); the user-facing forms are in
+// lib/numpy/indexing.ts and lib/lax-indexing.ts.
+
+/** Reverses the axes `dims`. */
+export function rev(x: Value, dims: number[]): Value {
+  return dims.length === 0 ? x : bind1('rev', [x], { dims });
+}
+
+/** x indexed along `axis` by int32 `indices` (clamped), sharing the first `batchDims` axes. */
+export function gather(x: Value, indices: Value, axis: number, batchDims = 0): Value {
+  return bind1('gather', [x, indices], { axis, batchDims });
+}
+
+/** `x` with `updates` combined into it at `indices` along `axis` (the transpose of gather for op 'add'). */
+export function scatter(x: Value, indices: Value, updates: Value, params: Params['scatter']): Value {
+  return bind1('scatter', [x, indices, updates], params);
+}
+
+/** Stable sort along the last axis: [sorted values, int32 source positions]. */
+export function sortWithIndices(x: Value, descending = false): [Value, Value] {
+  const [v, i] = bind('sort', [x], { descending });
+  return [v, i];
+}
+
+export function cumulative(p: 'cumsum' | 'cumprod' | 'cummax' | 'cummin', x: Value, axis: number, reverse = false): Value {
+  return bind1(p, [x], { axis, reverse });
+}
+
+/** [0, 1, ..., n-1] as int32 (a constant). */
+export function iota(n: number): Value {
+  return fromBuffer([n], 'int32', Int32Array.from({ length: n }, (_, i) => i));
 }

@@ -1,6 +1,8 @@
 // Decoder and validator of step programs: checks every field of every step before anything runs.
 #include "program.h"
 
+#include <climits>
+#include <initializer_list>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -22,6 +24,10 @@ const char* step_kind_name(int32_t kind) {
     case 2: return "reduce";
     case 3: return "argreduce";
     case 4: return "matmul";
+    case 5: return "gather";
+    case 6: return "scatter";
+    case 7: return "sort";
+    case 8: return "scan";
   }
   return "unknown";
 }
@@ -425,6 +431,137 @@ MatmulStep read_matmul(StepReader& r) {
   return st;
 }
 
+// ---- Indexing steps (kinds 5-8): operands are contiguous blocks; indices are data, so the
+// executors clamp or skip them at run time.
+
+Block read_block(StepReader& r, const char* what, int64_t count, DType dtype) {
+  r.item(what);
+  Block b;
+  b.buf = r.next("buf");
+  b.offset = r.next("offset");
+  const BufferDesc& desc = check_buffer(r, "block", b.buf, dtype);
+  if (count == 0) return b;
+  if (b.offset < 0) r.fail(cat("offset is ", b.offset));
+  int64_t hi = add_or_fail(r, b.offset, count - 1, "block extent");
+  if (static_cast<uint64_t>(hi) >= desc.length) {
+    r.fail(cat("block reaches element ", hi, " but buffer ", b.buf, " has ", desc.length, " elements"));
+  }
+  return b;
+}
+
+int64_t read_size(StepReader& r, const char* field) {
+  int32_t v = r.next(field);
+  if (v < 0) r.fail(cat(field, " is ", v, " (must be >= 0)"));
+  return v;
+}
+
+int64_t product(StepReader& r, std::initializer_list<int64_t> xs) {
+  int64_t n = 1;
+  for (int64_t x : xs) n = mul_or_fail(r, n, x, "element count");
+  return n;
+}
+
+IndexDims read_index_dims(StepReader& r) {
+  IndexDims d;
+  d.nb = read_size(r, "nb");
+  d.np = read_size(r, "np");
+  d.n = read_size(r, "n");
+  d.ns = read_size(r, "ns");
+  d.nq = read_size(r, "nq");
+  return d;
+}
+
+// The written block must not share a buffer with what the step reads.
+void check_distinct(StepReader& r, const Block& out, const Block& a, const char* a_name,
+                    const Block& b, const char* b_name) {
+  r.item("out");
+  if (out.buf == a.buf) r.fail(cat("uses buffer ", out.buf, ", which ", a_name, " reads"));
+  if (out.buf == b.buf) r.fail(cat("uses buffer ", out.buf, ", which ", b_name, " reads"));
+}
+
+GatherStep read_gather(StepReader& r) {
+  GatherStep st;
+  st.dtype = read_dtype(r, "dtype");
+  st.dims = read_index_dims(r);
+  const IndexDims& d = st.dims;
+  const int64_t nout = product(r, {d.nb, d.np, d.ns, d.nq});
+  if (d.n == 0 && nout > 0) r.fail("n is 0 but the output is not empty (nothing to gather from)");
+  st.x = read_block(r, "x", product(r, {d.nb, d.np, d.n, d.nq}), st.dtype);
+  st.idx = read_block(r, "idx", product(r, {d.nb, d.ns}), DType::i32);
+  st.out = read_block(r, "out", nout, st.dtype);
+  check_distinct(r, st.out, st.x, "x", st.idx, "idx");
+  return st;
+}
+
+ScatterStep read_scatter(StepReader& r) {
+  ScatterStep st;
+  int32_t op = r.next("op");
+  if (op < 0 || op > 4) r.fail(cat("op ", op, " is not a scatter op (0 add, 1 set, 2 mul, 3 min, 4 max)"));
+  st.op = static_cast<ScatterOp>(op);
+  st.dtype = read_dtype(r, "dtype");
+  if (st.dtype == DType::boolean && (st.op == ScatterOp::add || st.op == ScatterOp::mul)) {
+    r.fail("add/mul is not defined on bool");
+  }
+  int32_t mode = r.next("mode");
+  if (mode < 0 || mode > 1) r.fail(cat("mode ", mode, " is not a scatter mode (0 clip, 1 drop)"));
+  st.mode = static_cast<ScatterMode>(mode);
+  st.dims = read_index_dims(r);
+  const IndexDims& d = st.dims;
+  const int64_t nupd = product(r, {d.nb, d.np, d.ns, d.nq});
+  if (d.n == 0 && nupd > 0 && st.mode == ScatterMode::clip) {
+    r.fail("n is 0 but there are updates (clip mode has no element to clamp to)");
+  }
+  st.upd = read_block(r, "upd", nupd, st.dtype);
+  st.idx = read_block(r, "idx", product(r, {d.nb, d.ns}), DType::i32);
+  st.out = read_block(r, "out", product(r, {d.nb, d.np, d.n, d.nq}), st.dtype);
+  check_distinct(r, st.out, st.upd, "upd", st.idx, "idx");
+  return st;
+}
+
+SortStep read_sort(StepReader& r) {
+  SortStep st;
+  st.dtype = read_dtype(r, "dtype");
+  int32_t desc = r.next("descending");
+  if (desc != 0 && desc != 1) r.fail(cat("descending is ", desc, " (must be 0 or 1)"));
+  st.descending = desc == 1;
+  st.rows = read_size(r, "rows");
+  st.n = read_size(r, "n");
+  if (st.n > INT32_MAX) r.fail("n does not fit int32 indices");
+  const int64_t count = product(r, {st.rows, st.n});
+  st.in = read_block(r, "in", count, st.dtype);
+  st.out = read_block(r, "out", count, st.dtype);
+  st.idx = read_block(r, "idx", count, DType::i32);
+  check_distinct(r, st.out, st.in, "in", st.idx, "idx");
+  r.item("idx");
+  if (st.idx.buf == st.in.buf) r.fail(cat("uses buffer ", st.idx.buf, ", which in reads"));
+  return st;
+}
+
+ScanStep read_scan(StepReader& r) {
+  ScanStep st;
+  int32_t op = r.next("op");
+  if (op < 0 || op > 3) r.fail(cat("op ", op, " is not a scan op (0 sum, 1 prod, 2 max, 3 min)"));
+  st.op = static_cast<ReduceOp>(op);
+  st.dtype = read_dtype(r, "dtype");
+  if (st.dtype == DType::boolean && (st.op == ReduceOp::sum || st.op == ReduceOp::prod)) {
+    r.fail("sum/prod is not defined on bool (convert first)");
+  }
+  int32_t rev = r.next("reverse");
+  if (rev != 0 && rev != 1) r.fail(cat("reverse is ", rev, " (must be 0 or 1)"));
+  st.reverse = rev == 1;
+  st.outer = read_size(r, "outer");
+  st.n = read_size(r, "n");
+  st.inner = read_size(r, "inner");
+  const int64_t count = product(r, {st.outer, st.n, st.inner});
+  st.in = read_block(r, "in", count, st.dtype);
+  st.out = read_block(r, "out", count, st.dtype);
+  r.item("out");
+  if (st.out.buf == st.in.buf && st.out.offset != st.in.offset) {
+    r.fail("shares a buffer with in at another offset (in place must be at the same offset)");
+  }
+  return st;
+}
+
 void check_buffer_table(const BufferDesc* bufs, size_t nbufs) {
   if (nbufs > 0 && bufs == nullptr) fail_run("buffer table is null");
   for (size_t i = 0; i < nbufs; ++i) {
@@ -452,7 +589,7 @@ Program decode_program(const int32_t* code, size_t code_len, size_t nconsts,
     int32_t kind = code[pos];
     int32_t len = code[pos + 1];
     pos += 2;
-    if (kind < 1 || kind > 4) fail_run(cat("step ", i, ": unknown step kind ", kind));
+    if (kind < 1 || kind > 8) fail_run(cat("step ", i, ": unknown step kind ", kind));
     if (len < 0 || static_cast<size_t>(len) > code_len - pos) {
       fail_run(cat("step ", i, " (", step_kind_name(kind), "): len ", len, " does not fit the ",
                    code_len - pos, " ints left in code"));
@@ -464,6 +601,10 @@ Program decode_program(const int32_t* code, size_t code_len, size_t nconsts,
       case StepKind::reduce: prog.steps.emplace_back(read_reduce(r)); break;
       case StepKind::argreduce: prog.steps.emplace_back(read_argreduce(r)); break;
       case StepKind::matmul: prog.steps.emplace_back(read_matmul(r)); break;
+      case StepKind::gather: prog.steps.emplace_back(read_gather(r)); break;
+      case StepKind::scatter: prog.steps.emplace_back(read_scatter(r)); break;
+      case StepKind::sort: prog.steps.emplace_back(read_sort(r)); break;
+      case StepKind::scan: prog.steps.emplace_back(read_scan(r)); break;
     }
     r.finish();
     pos += static_cast<size_t>(len);
