@@ -153,6 +153,7 @@ describe('bad arguments', () => {
     ['einsum with a rank mismatch', () => np.einsum('ijk->i', m), ['einsum: operand 0 has shape (2, 3) but its subscripts "ijk" name 3 axes']],
     ['norm with a nuclear order', () => np.linalg.norm(m, { ord: 'nuc' as never }), ['norm: matrix norm ord=nuc needs singular values']],
     ['norm with a string vector order', () => np.linalg.norm(np.ones([3]), { ord: 'fro' }), ['norm: argument `ord` must be a number for a vector norm'], 'TypeError'],
+    ['where with one argument', () => (np.where as (c: unknown) => unknown)(m), ['where: expected 3 arguments (condition, x, y), received 1', 'not supported'], 'TypeError'],
     ['oneHot with a negative class count', () => nn.oneHot(i32([0]), -1), ['oneHot: argument `numClasses` must be a non-negative integer'], 'TypeError'],
   ];
   test.each(rows.map((r) => [r[0], r] as const))('%s', (_name, [, thunk, fragments, kind]) => expectThrows(thunk, fragments, kind));

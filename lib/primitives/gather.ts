@@ -8,11 +8,10 @@
 
 import { ShapedArray } from '../core/aval';
 import { fromBuffer } from '../core/concrete';
-import { shapeStr, sizeOf } from '../core/shape';
+import { contiguousStrides, shapeStr, sizeOf } from '../core/shape';
 import { Value } from '../core/trace';
 import * as lax from '../lax';
 import { copyKernel, IndexDims, ScatterOp } from '../compiler/kernel';
-import { contiguousStrides } from '../core/shape';
 import { BDim, Params, PrimitiveDef, Tangent, UndefPrimal } from './types';
 
 type GatherParams = Params['gather'];
