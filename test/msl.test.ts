@@ -6,7 +6,7 @@
  * sums taken in another order.
  */
 
-import { makeJaxpr, nn, numpy as np, NDArray } from 'metalgrad';
+import { lax, makeJaxpr, nn, numpy as np, NDArray } from 'metalgrad';
 import { ShapedArray } from '../lib/core/aval';
 import { DType, DTYPES } from '../lib/core/dtype';
 import { BINARY_PRIMS, COMPARE_PRIMS, UNARY_PRIMS } from '../lib/primitives/types';
@@ -202,6 +202,9 @@ const fused = [
   ...jaxprCases('broadcast_mul_t', makeJaxpr((x: NDArray, y: NDArray) => np.multiply(np.transpose(x), y))(x43, np.zeros([3, 1]))),
   ...jaxprCases('int_chain', makeJaxpr((x: NDArray, y: NDArray) => np.where(np.greater(np.divide(x, y), 2), np.astype(np.multiply(x, y), 'uint32'), np.astype(np.negative(x), 'uint32')))(np.zeros([4, 5], { dtype: 'int32' }), np.zeros([4, 5], { dtype: 'int32' }))),
   ...jaxprCases('float_to_int', makeJaxpr((x: NDArray) => np.add(np.astype(np.multiply(x, 1e9), 'int32'), np.astype(np.greater(x, 0), 'int32')))(np.zeros([50]))),
+  ...jaxprCases('at_add', makeJaxpr((x: NDArray, v: NDArray) => np.multiply(x.at(':', [3, 0, 3]).add(v), 2))(x43, np.zeros([4, 3]))),
+  ...jaxprCases('dynamic_update_slice', makeJaxpr((x: NDArray, u: NDArray) => lax.dynamicUpdateSlice(x, u, [1, 2]))(np.zeros([5, 6]), np.zeros([2, 3]))),
+  ...jaxprCases('sort_take_along', makeJaxpr((x: NDArray) => np.takeAlongAxis(x, np.argsort(x, { axis: 0 }), 0))(np.zeros([6, 4]))),
 ];
 for (const c of fused) add(c);
 
