@@ -48,6 +48,23 @@ describe('out-of-range indices', () => {
   });
 });
 
+describe('several integer arrays (numpy advanced indexing)', () => {
+  const x = np.arange(24).reshape([2, 3, 4]);
+  test('adjacent arrays replace their axes; separated ones go first', () => {
+    expect(x.slice(':', [0, 2], [1, 3]).toArray()).toEqual([[1, 11], [13, 23]]);
+    expect(x.slice([1, 0], ':', [3, 0]).toArray()).toEqual([[15, 19, 23], [0, 4, 8]]);
+    // An integer counts as an array once arrays are present: x[0, :, [1, 2]] has shape (2, 3).
+    expect(x.slice(0, ':', [1, 2]).shape).toEqual([2, 3]);
+    expect(x.slice([[0], [1]], [0, 2]).shape).toEqual([2, 2, 4]);
+  });
+  test('picking one entry per row, and updating pairs', () => {
+    const logits = np.array([[1, 2, 3], [4, 5, 6]]);
+    expect(logits.slice(np.arange(2), np.array([2, 0], { dtype: 'int32' })).toArray()).toEqual([3, 4]);
+    expect(np.zeros([2, 2]).at([0, 1, 1], [1, 0, 0]).add(1).toArray()).toEqual([[0, 1], [2, 0]]);
+    expect(np.zeros([2, 2]).at([0, 5], [0, 0]).set(1).toArray()).toEqual([[1, 0], [0, 0]]);
+  });
+});
+
 describe('sorting', () => {
   test('NaN sorts last (first when descending); ties keep their order', () => {
     const v = np.array([2, NaN, -1, 2, 0, NaN]);
@@ -119,7 +136,7 @@ describe('bad arguments', () => {
     ['index with two ellipses', () => m.slice('...', '...'), ['index: an index can have at most one ellipsis'], 'RangeError'],
     ['index with too many indices', () => m.slice(0, 0, 0), ['index: too many indices for an array of rank 2: 3 were given'], 'RangeError'],
     ['index with a boolean mask', () => m.slice(np.array([true, false])), ['index: argument `specs[0]` is a boolean mask', 'not supported'], 'TypeError'],
-    ['index with two integer arrays', () => m.slice([0], [1]), ['index: at most one integer-array index is supported']],
+    ['index with integer arrays that do not broadcast', () => m.slice([0, 1], [0, 1, 2]), ['index: operands could not be broadcast together with shapes (2,) (3,)']],
     ['index with a fractional number', () => m.slice(0.5), ['index: argument `specs[0]` must be an integer, a slice'], 'TypeError'],
     ['index with fractional JS array entries', () => m.slice([0.5]), ['index: argument `specs[0]` must be an integer array'], 'TypeError'],
     ['at().set with unbroadcastable values', () => m.at(0).set(np.ones([2])), ['at.set: argument `values` of shape (2,) cannot be broadcast to the indexed shape (3,)']],

@@ -5,15 +5,15 @@
  * A spec is one of: an integer (picks one element, dropping the axis; negative counts from the end);
  * a slice string `'start:stop:step'` as in Python (`':'`, `'1:'`, `'::-1'`, `'-3:'`) or an object
  * `{start, stop, step}`; `'...'` (the remaining axes); `null` (a new axis of size 1); or an integer
- * array (NDArray or nested JS array of integers) indexing one axis, whose dimensions replace that
- * axis. At most one integer array per index. Like JAX, reads clamp out-of-range array indices and
- * updates drop them; integer arrays' negative entries count from the end.
+ * array (NDArray or nested JS array of integers) indexing one axis. Several integer arrays
+ * broadcast together and pick elements jointly (numpy's advanced indexing). Like JAX, reads clamp
+ * out-of-range array indices and updates drop them; negative entries count from the end.
  */
 
 import { NDArray } from '../core/array';
 import { fromBuffer, fromScalar } from '../core/concrete';
 import { typeError } from '../core/errors';
-import { normalizeAxis, shapeStr, sizeOf } from '../core/shape';
+import { broadcastShapes, normalizeAxis, shapeStr, sizeOf } from '../core/shape';
 import { Value } from '../core/trace';
 import * as lax from '../lax';
 import { arrayFromData } from './data';
@@ -91,7 +91,6 @@ function parse(fn: string, x: Value, specs: IndexSpec[]): Op[] {
   if (nEllipsis === 0) for (let k = used; k < x.ndim; k++) full.push(':');
   const ops: Op[] = [];
   let axis = 0;
-  let arrays = 0;
   full.forEach((s, k) => {
     const where = `specs[${k}]`;
     if (s === null) {
@@ -107,7 +106,6 @@ function parse(fn: string, x: Value, specs: IndexSpec[]): Op[] {
       const obj = typeof s === 'string' ? parseSliceString(fn, s, where) : s;
       ops.push({ kind: 'slice', ...sliceBounds(fn, obj, n, where) });
     } else {
-      if (++arrays > 1) throw new Error(`${fn}: at most one integer-array index is supported (use takeAlongAxis or flatten the indexed axes for several)`);
       ops.push({ kind: 'array', idx: indexArray(fn, where, s, n) });
     }
     axis++;
@@ -115,9 +113,18 @@ function parse(fn: string, x: Value, specs: IndexSpec[]): Op[] {
   return ops;
 }
 
-/** x[specs]; `fill` replaces reads at out-of-range array indices (otherwise they clamp). */
+/** The int32 scalar `v` as a constant. */
+const int32 = (v: number): Value => fromScalar(v, 'int32');
+
+/**
+ * x[specs]; `fill` replaces reads at out-of-range array indices (otherwise they clamp). Integer
+ * arrays broadcast together and index their axes jointly through one gather over those axes
+ * flattened; as in numpy, integers then count as arrays too, and the broadcast dimensions replace
+ * the indexed axes when those are adjacent, or come first otherwise.
+ */
 function applyIndex(fn: string, x: Value, specs: IndexSpec[], fill?: number): Value {
-  const ops = parse(fn, x, specs);
+  let ops = parse(fn, x, specs);
+  if (ops.some((o) => o.kind === 'array')) ops = ops.map((o) => (o.kind === 'int' ? { kind: 'array', idx: int32(o.i) } : o));
   const consumed = ops.filter((o) => o.kind !== 'new');
   const shape = x.aval.shape;
   // Basic indexing first: reversals for negative steps, then one strided slice.
@@ -139,28 +146,55 @@ function applyIndex(fn: string, x: Value, specs: IndexSpec[], fill?: number): Va
     }
   });
   if (start.some((s, a) => s !== 0 || limit[a] !== shape[a] || strides[a] !== 1)) y = lax.slice(y, start, limit, strides);
-  const arrayAxis = consumed.findIndex((o) => o.kind === 'array');
-  if (arrayAxis >= 0) {
-    const idx = (consumed[arrayAxis] as { idx: Value }).idx;
-    const n = y.aval.shape[arrayAxis];
-    if (n === 0 && idx.size > 0) throw new RangeError(`${fn}: cannot index axis ${arrayAxis} of size 0 with an integer array`);
-    if (idx.size > 0 || n > 0) {
-      const g = lax.gather(y, idx, arrayAxis);
-      if (fill === undefined) y = g;
-      else {
-        const ok = lax.and(lax.ge(idx, fromScalar(0, 'int32')), lax.lt(idx, fromScalar(n, 'int32')));
-        const mask = lax.broadcastInDim(ok, [...g.aval.shape], idx.aval.shape.map((_, d) => arrayAxis + d));
-        y = lax.select(mask, g, lax.broadcastInDim(fromScalar(fill, g.dtype, g.weakType), [...g.aval.shape], []));
-      }
+  const arrayAxes = consumed.flatMap((o, a) => (o.kind === 'array' ? [a] : []));
+  const positions = ops.flatMap((o, k) => (o.kind === 'array' ? [k] : []));
+  const adjacent = positions.every((k, j) => j === 0 || k === positions[j - 1] + 1);
+  let bshape: number[] = [];
+  if (arrayAxes.length > 0) {
+    const idxs = arrayAxes.map((a) => (consumed[a] as { idx: Value }).idx);
+    bshape = broadcastShapes(fn, ...idxs.map((i) => i.aval.shape));
+    const b = idxs.map((i) => lax.broadcastInDim(i, bshape, i.aval.shape.map((_, d) => bshape.length - i.ndim + d)));
+    const ns = arrayAxes.map((a) => shape[a]);
+    const rest = consumed.map((_, a) => a).filter((a) => !arrayAxes.includes(a));
+    // The indexed axes side by side at p0, merged into one.
+    const p0 = adjacent ? arrayAxes[0] : 0;
+    if (!adjacent) y = lax.transpose(y, [...arrayAxes, ...rest]);
+    const total = sizeOf(ns);
+    const ys = y.aval.shape;
+    y = lax.reshape(y, [...ys.slice(0, p0), total, ...ys.slice(p0 + ns.length)]);
+    const outShape = [...y.aval.shape.slice(0, p0), ...bshape, ...y.aval.shape.slice(p0 + 1)];
+    if (total === 0 && sizeOf(bshape) > 0) throw new RangeError(`${fn}: cannot index an axis of size 0 with an integer array`);
+    if (sizeOf(bshape) === 0 || total === 0) {
+      y = lax.broadcastInDim(fromScalar(0, y.dtype, y.weakType), outShape, []);
     } else {
-      y = lax.broadcastInDim(fromScalar(0, y.dtype, y.weakType), [...y.aval.shape.slice(0, arrayAxis), ...idx.aval.shape, ...y.aval.shape.slice(arrayAxis + 1)], []);
+      // Each index is clamped into its own axis before they combine (one index needs no clamp: gather clamps).
+      let flat = b[0];
+      if (b.length > 1) {
+        flat = int32(0);
+        let stride = total;
+        b.forEach((i, k) => {
+          stride /= ns[k];
+          const c = lax.min(lax.max(i, int32(0)), int32(ns[k] - 1));
+          flat = lax.add(flat, lax.mul(c, int32(stride)));
+        });
+      }
+      y = lax.gather(y, flat, p0);
+      if (fill !== undefined) {
+        const ok = b.map((i, k) => lax.and(lax.ge(i, int32(0)), lax.lt(i, int32(ns[k])))).reduce((p, q) => lax.and(p, q));
+        const mask = lax.broadcastInDim(ok, outShape, bshape.map((_, d) => p0 + d));
+        y = lax.select(mask, y, lax.broadcastInDim(fromScalar(fill, y.dtype, y.weakType), outShape, []));
+      }
     }
   }
-  const out: number[] = [];
+  const out: number[] = adjacent ? [] : [...bshape];
+  let placed = false;
   for (const o of ops) {
     if (o.kind === 'new') out.push(1);
     else if (o.kind === 'slice') out.push(o.count);
-    else if (o.kind === 'array') out.push(...o.idx.aval.shape);
+    else if (o.kind === 'array' && adjacent && !placed) {
+      out.push(...bshape);
+      placed = true;
+    }
   }
   return lax.reshape(y, out);
 }
