@@ -149,6 +149,7 @@ export function gather(x: Value, indices: Value, axis: number, batchDims = 0): V
 
 /** `x` with `updates` combined into it at `indices` along `axis` (the transpose of gather for op 'add'). */
 export function scatter(x: Value, indices: Value, updates: Value, params: Params['scatter']): Value {
+  if (params === null || typeof params !== 'object') throw new TypeError(`scatter: argument \`params\` must be an object {axis, batchDims, op, mode}, received ${describe(params)}`);
   return bind1('scatter', [x, indices, updates], params);
 }
 

@@ -124,6 +124,8 @@ function extremalJvp(x: Value, idx: Value, u: Value, tx: Tangent, tu: Tangent, p
 
 const scatter: PrimitiveDef<'scatter'> = {
   abstractEval([x, idx, upd], params) {
+    if (!['add', 'set', 'mul', 'min', 'max'].includes(params.op)) throw new TypeError(`scatter: op must be one of 'add', 'set', 'mul', 'min', 'max', received ${JSON.stringify(params.op)}`);
+    if (params.mode !== 'clip' && params.mode !== 'drop') throw new TypeError(`scatter: mode must be 'clip' or 'drop', received ${JSON.stringify(params.mode)}`);
     const want = gatheredShape('scatter', x, idx, params);
     if (upd.ndim !== want.length || upd.shape.some((d, i) => d !== want[i])) {
       throw new Error(`scatter: updates must have shape ${shapeStr(want)} for an operand of shape ${shapeStr(x.shape)} and indices of shape ${shapeStr(idx.shape)}, received ${shapeStr(upd.shape)}`);
