@@ -101,6 +101,8 @@ testRows([
   { name: "einsum 'ii->i' (diagonal)", args: [{ shape: [3, 3] }], f: (a) => np.einsum('ii->i', a), ref: (a) => build([3], ([i]) => at(a, [i, i])) },
   { name: "einsum 'ij->' and implicit 'ji'", args: [{ shape: [2, 3] }], f: (a) => np.add(np.einsum('ij->', a), np.einsum('ji', a)), ref: (a) => ref.zip((s, v) => s + v, R([], [a.data.reduce(sumOf)]), ref.transpose(a)) },
   { name: "einsum 'i,i,j->j' (three operands)", args: [{ shape: [3] }, { shape: [3] }, { shape: [2] }], f: (a, b, c) => np.einsum('i,i,j->j', a, b, c), ref: (a, b, c) => ref.map(c, (v) => v * ref.vdot(a, b)) },
+  { name: "einsum '...ij,...jk->...ik' (broadcast batch)", args: [{ shape: [2, 1, 2, 3] }, { shape: [3, 3, 2] }], f: (a, b) => np.einsum('...ij,...jk->...ik', a, b), ref: (a, b) => ref.matmul(a, b), inAxes: [null, 1] },
+  { name: "einsum 'i...->...' (implicit ellipsis output)", args: [{ shape: [3, 2, 2] }], f: (a) => np.einsum('i...->...', a), ref: (a) => ref.reduce(a, 0, ref.sumOf) },
   { name: 'linalg.norm vector (2)', args: [{ shape: [5], minAbs: 0.1 }], f: (x) => np.linalg.norm(x), ref: (x) => R([], [Math.hypot(...x.data)]) },
   { name: 'linalg.norm ord 3 axis 1', args: [{ shape: [2, 4], minAbs: 0.1 }], f: (x) => np.linalg.norm(x, { ord: 3, axis: 1 }), ref: (x) => ref.reduce(x, 1, (v) => Math.cbrt(v.reduce((s, a) => s + Math.abs(a) ** 3, 0))), inAxes: [1] },
   { name: 'linalg.norm ord 1 / inf', args: [{ shape: [6], minAbs: 0.1 }], f: (x) => np.add(np.linalg.norm(x, { ord: 1 }), np.linalg.norm(x, { ord: Infinity })), ref: (x) => R([], [x.data.reduce((s, a) => s + Math.abs(a), 0) + Math.max(...x.data.map(Math.abs))]) },
