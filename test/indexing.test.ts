@@ -165,6 +165,7 @@ describe('bad arguments', () => {
     ['tile with a negative rep', () => np.tile(m, [-1]), ['tile: argument `reps` must be a non-negative integer'], 'TypeError'],
     ['repeat with the wrong number of counts', () => np.repeat(m, [1, 2], { axis: 1 }), ['repeat: argument `repeats` has 2 counts but axis 1 has 3 elements']],
     ['roll with a fractional shift', () => np.roll(m, 0.5), ['roll: argument `shift` must be an integer'], 'TypeError'],
+    ['roll with a float array shift', () => np.roll(m, np.array(1.5)), ['roll: argument `shift` must be an integer, a JS array of integers, or a rank-0 int32 array'], 'TypeError'],
     ['tril of a vector', () => np.tril(np.ones([3])), ['tril: argument `m` must have at least 2 dimensions', '(3,)']],
     ['einsum with a wrong operand count', () => np.einsum('ij,jk', m), ['einsum: subscripts "ij,jk" name 2 operand(s) but 1 were given']],
     ['einsum with mismatched sizes', () => np.einsum('ij,ij->', m, np.ones([3, 2])), ['einsum: subscript "i" has size 2 in one place and 3 in another']],

@@ -83,6 +83,7 @@ testRows([
   { name: 'np.flip (all)', args: [{ shape: [3, 2] }], f: (x) => np.flip(x), ref: (x) => ref.rev(x, [0, 1]) },
   { name: 'np.roll axis 1', args: [{ shape: [2, 5] }], f: (x) => np.roll(x, -7, { axis: 1 }), ref: (x) => build(x.shape, ([i, j]) => at(x, [i, (j + 7) % 5])), inAxes: [1] },
   { name: 'np.roll flattened', args: [{ shape: [2, 3] }], f: (x) => np.roll(x, 2), ref: (x) => build(x.shape, (idx) => x.data[(ref.ravel(idx, x.shape) + 4) % 6]) },
+  { name: 'np.roll by a traced shift', args: [{ shape: [3, 4] }, { shape: [], dtype: 'int32', lo: -9, hi: 9 }], f: (x, s) => np.roll(x, s, { axis: 1 }), ref: (x, s) => build(x.shape, ([i, j]) => at(x, [i, (((j - s.data[0]) % 4) + 4) % 4])), inAxes: [null, 0] },
   { name: 'np.tile [2, 1, 3]', args: [{ shape: [2, 2] }], f: (x) => np.tile(x, [2, 1, 3]), ref: (x) => build([2, 2, 6], ([, i, j]) => at(x, [i, j % 2])), inAxes: [1] },
   { name: 'np.repeat counts axis 0', args: [{ shape: [3, 2] }], f: (x) => np.repeat(x, [2, 0, 3], { axis: 0 }), ref: (x) => build([5, 2], ([i, j]) => at(x, [[0, 0, 2, 2, 2][i], j])), inAxes: [1] },
   { name: 'np.repeat scalar (flattened)', args: [{ shape: [2, 2] }], f: (x) => np.repeat(x, 2), ref: (x) => build([8], ([i]) => x.data[Math.floor(i / 2)]) },

@@ -25,16 +25,39 @@ export function flip(m: unknown, options: { axis?: number | number[] | null } = 
   return lax.rev(x, normalizeAxes('flip', options.axis, x.ndim));
 }
 
-/** `np.roll(a, shift, {axis})`: elements shifted (with wrap-around) by static amounts; no axis rolls the flattened array. */
-export function roll(a: unknown, shift: number | number[], options: { axis?: number | number[] | null } = {}): NDArray {
+/** Rolls one axis by a traced int32 shift: a gather at (i - shift) mod n. */
+function rollTraced(x: Value, axis: number, shift: Value): Value {
+  const n = x.aval.shape[axis];
+  if (n === 0) return x;
+  const int32 = (v: number): Value => fromScalar(v, 'int32');
+  // r = shift mod n in [0, n): integer division truncates, so fix up negative remainders.
+  const r0 = lax.sub(shift, lax.mul(lax.div(shift, int32(n)), int32(n)));
+  const r = lax.select(lax.lt(r0, int32(0)), lax.add(r0, int32(n)), r0);
+  const src = lax.sub(lax.iota(n), lax.broadcastInDim(r, [n], []));
+  const wrapped = lax.select(lax.lt(src, lax.broadcastInDim(int32(0), [n], [])), lax.add(src, lax.broadcastInDim(int32(n), [n], [])), src);
+  return lax.gather(x, wrapped, axis);
+}
+
+/**
+ * `np.roll(a, shift, {axis})`: elements shifted with wrap-around; no axis rolls the flattened
+ * array. `shift` is an integer, one per axis, or a rank-0 integer array (traced under jit).
+ */
+export function roll(a: unknown, shift: number | number[] | NDArray, options: { axis?: number | number[] | null } = {}): NDArray {
   let x = asArray('roll', 'a', a);
-  const shifts = typeof shift === 'number' ? [shift] : shift;
-  if (!Array.isArray(shifts) || !shifts.every(isInt)) throw typeError('roll', 'shift', 'an integer or a JS array of integers', shift);
+  const traced = shift instanceof NDArray;
+  if (traced && (shift.ndim !== 0 || (shift.dtype !== 'int32' && shift.dtype !== 'uint32'))) throw typeError('roll', 'shift', 'an integer, a JS array of integers, or a rank-0 int32 array', shift);
+  const shifts = traced ? [0] : typeof shift === 'number' ? [shift] : shift;
+  if (!Array.isArray(shifts) || !shifts.every(isInt)) throw typeError('roll', 'shift', 'an integer, a JS array of integers, or a rank-0 int32 array', shift);
   if (options.axis === undefined || options.axis === null) {
     if (shifts.length !== 1) throw new Error('roll: argument `shift` must be one integer when no axis is given');
-    return lax.reshape(roll(lax.reshape(x, [x.size]), shifts[0], { axis: 0 }), [...x.aval.shape]);
+    return lax.reshape(roll(lax.reshape(x, [x.size]), shift as number | NDArray, { axis: 0 }), [...x.aval.shape]);
   }
   const axes = (typeof options.axis === 'number' ? [options.axis] : options.axis).map((ax) => normalizeAxis('roll', ax, x.ndim));
+  if (traced) {
+    const s = lax.convert(shift, 'int32');
+    for (const ax of axes) x = rollTraced(x, ax, s);
+    return x;
+  }
   const pairs = shifts.length === 1 ? axes.map((ax) => [ax, shifts[0]]) : axes.map((ax, i) => [ax, shifts[i]]);
   if (shifts.length !== 1 && shifts.length !== axes.length) throw new Error(`roll: argument \`shift\` has ${shifts.length} entries but \`axis\` has ${axes.length}`);
   for (const [ax, s] of pairs) {
