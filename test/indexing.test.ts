@@ -112,6 +112,10 @@ describe('transformations', () => {
     const vals = vmap((row) => lax.topK(row, 2)[0])(np.array([[1, 5, 2], [7, 0, 3]]));
     expect(vals.toArray()).toEqual([[5, 2], [7, 3]]);
   });
+  test('scatter-max into an empty axis differentiates to an empty gradient', () => {
+    const g = grad((a) => np.sum(lax.scatter(a, i32([1]), np.ones([1]), { axis: 0, batchDims: 0, op: 'max', mode: 'drop' })))(np.ones([0]));
+    expect(g.shape).toEqual([0]);
+  });
   test('jit(grad) of cummax matches grad', () => {
     const f = (a: ReturnType<typeof np.ones>) => np.sum(np.multiply(np.cummax(a), np.array([1, 2, 3, 4])));
     const x = np.array([1, 3, 2, 5]);

@@ -112,6 +112,8 @@ function setUpdatesCotangent(ct: Value, idx: Value, upd: ShapedArray, p: Scatter
 function extremalJvp(x: Value, idx: Value, u: Value, tx: Tangent, tu: Tangent, p: ScatterParams): [Value, Tangent] {
   const out = lax.scatter(x, idx, u, p);
   if ((tx === null && tu === null) || x.dtype !== 'float32') return [out, null];
+  // Nothing lands in an empty axis: the output is the (empty) operand.
+  if (x.aval.shape[p.axis] === 0) return [out, tx ?? lax.zerosLike(x)];
   const f = (b: Value): Value => lax.convert(b, 'float32');
   const xm = f(lax.eq(x, out));
   const um = lax.mul(f(lax.eq(u, lax.gather(out, idx, p.axis, p.batchDims))), p.mode === 'drop' ? f(validMask(idx, x.aval.shape[p.axis], u.aval.shape, p)) : lax.fullLike(u, 1));
