@@ -118,7 +118,7 @@ function padWidths(padWidth: unknown, ndim: number): [number, number][] {
   return Array(ndim).fill(pair(padWidth));
 }
 
-/** Pads one axis by concatenating pieces taken from the array itself (edge, reflect, symmetric, wrap). */
+/** Pads one axis with elements of the array itself (edge, reflect, symmetric, wrap): one gather at source positions. */
 function padAxis(x: Value, axis: number, before: number, after: number, mode: Exclude<PadMode, 'constant'>): Value {
   const n = x.aval.shape[axis];
   if (before === 0 && after === 0) return x;
