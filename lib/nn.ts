@@ -6,6 +6,9 @@ import * as lax from './lax';
 import * as np from './numpy';
 import { asArray } from './numpy/util';
 
+/** One-hot encoding (the implementation lives in numpy). */
+export { oneHot } from './numpy/manip';
+
 export interface AxisOptions {
   axis?: number | number[];
 }

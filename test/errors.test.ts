@@ -213,7 +213,7 @@ describe('native layer', () => {
     ['a bad magic number', () => addon.run(Int32Array.from([0x1234, 1, 0]), noConsts, []), /bad magic 4660/],
     ['an unsupported ABI version', () => addon.run(Int32Array.from([MAGIC, 2, 0]), noConsts, []), /ABI version 2/],
     ['a step count larger than the code', () => addon.run(Int32Array.from([MAGIC, 1, 3]), noConsts, []), /step 0: code ends before the step header/],
-    ['an unknown step kind', () => addon.run(Int32Array.from([MAGIC, 1, 1, 9, 0]), noConsts, []), /unknown step kind 9/],
+    ['an unknown step kind', () => addon.run(Int32Array.from([MAGIC, 1, 1, 99, 0]), noConsts, []), /unknown step kind 99/],
     ['a step length past the end of the code', () => addon.run(Int32Array.from([MAGIC, 1, 1, 1, 50, 0]), noConsts, []), /len 50 does not fit/],
     ['an output view reaching past its buffer', () => addon.run(addProgram(3), noConsts, [f32(1, 2, 3), f32(1, 2, 3), new Float32Array(2)]), /output 0 view reaches element 2 but buffer 2 has 2 elements/],
     ['an output view offset past its buffer', () => addon.run(addProgram(3, 1), noConsts, [f32(1, 2, 3), f32(1, 2, 3), new Float32Array(3)]), /output 0 view reaches element 3/],
@@ -240,9 +240,9 @@ describe('native layer', () => {
 
   test('nothing is written when a later step is invalid', () => {
     const good = Array.from(addProgram(2)).slice(3);
-    const code = Int32Array.from([MAGIC, 1, 2, ...good, 9, 0]);
+    const code = Int32Array.from([MAGIC, 1, 2, ...good, 99, 0]);
     const out = f32(-1, -1);
-    expectThrows(() => addon.run(code, noConsts, [f32(1, 2), f32(3, 4), out]), [/step 1: unknown step kind 9/]);
+    expectThrows(() => addon.run(code, noConsts, [f32(1, 2), f32(3, 4), out]), [/step 1: unknown step kind 99/]);
     expect(Array.from(out)).toEqual([-1, -1]);
   });
 
@@ -257,7 +257,7 @@ describe('native layer', () => {
     });
 
     test('a malformed program is rejected when compiled', () => {
-      expectThrows(() => addon.compile(Int32Array.from([MAGIC, 1, 1, 9, 0]), noConsts), [/^metalgrad native run: step 0: unknown step kind 9/]);
+      expectThrows(() => addon.compile(Int32Array.from([MAGIC, 1, 1, 99, 0]), noConsts), [/^metalgrad native run: step 0: unknown step kind 99/]);
       expectThrows(() => addon.compile([MAGIC, 1, 0], noConsts), [/^metalgrad native compile: code must be an Int32Array, received an array/], 'TypeError');
     });
 

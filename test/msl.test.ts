@@ -6,7 +6,7 @@
  * sums taken in another order.
  */
 
-import { makeJaxpr, nn, numpy as np, NDArray, random } from 'metalgrad';
+import { lax, makeJaxpr, nn, numpy as np, NDArray, random } from 'metalgrad';
 import { ShapedArray } from '../lib/core/aval';
 import { DType, DTYPES } from '../lib/core/dtype';
 import { primitiveDef } from '../lib/primitives';
@@ -140,6 +140,27 @@ add({
 });
 
 // Const operands of every kind, converted as the ABI says (saturating, NaN -> 0, to bool is != 0).
+// Indexing: random int32 indices include negative and huge values, so clamping and dropping run.
+add(primCase('rev_axes02', 'rev', [A([3, 4, 5])], { dims: [0, 2] }));
+for (const d of DTYPES) add(primCase(`gather_${d}`, 'gather', [A([3, 7, 2], d), A([5], 'int32')], { axis: 1, batchDims: 0 }));
+add(primCase('gather_batched', 'gather', [A([4, 6, 3]), A([4, 2, 5], 'int32')], { axis: 1, batchDims: 1 }));
+add(primCase('gather_rows', 'gather', [A([9, 4], 'int32'), A([3, 2], 'int32')], { axis: 0, batchDims: 0 }, { 1: [0, 8, -1, 9, 4, 4] }));
+for (const op of ['add', 'set', 'mul', 'min', 'max'] as const) {
+  for (const mode of ['clip', 'drop'] as const) {
+    add(primCase(`scatter_${op}_${mode}`, 'scatter', [A([3, 6, 2]), A([8], 'int32'), A([3, 8, 2])], { axis: 1, batchDims: 0, op, mode }));
+  }
+}
+add(primCase('scatter_add_int32_batched', 'scatter', [A([4, 5], 'int32'), A([4, 6], 'int32'), A([4, 6], 'int32')], { axis: 1, batchDims: 1, op: 'add', mode: 'drop' }));
+for (const op of ['set', 'min', 'max'] as const) add(primCase(`scatter_${op}_bool`, 'scatter', [A([7], 'bool'), A([9], 'int32'), A([9], 'bool')], { axis: 0, batchDims: 0, op, mode: 'clip' }));
+for (const d of DTYPES) for (const descending of [false, true]) add(primCase(`sort_${d}_${descending ? 'desc' : 'asc'}`, 'sort', [A([6, 13], d)], { descending }));
+add(primCase('sort_ties_nan', 'sort', [A([2, 8])], { descending: false }, { 0: [3, NaN, 1, 3, -0, 0, NaN, 1, 0, -0, 0, 2, 2, -Infinity, Infinity, NaN] }));
+for (const p of ['cumsum', 'cumprod', 'cummax', 'cummin'] as const) {
+  for (const reverse of [false, true]) add(primCase(`${p}_${reverse ? 'rev' : 'fwd'}`, p, [A([3, 9, 4])], { axis: 1, reverse }));
+}
+add(primCase('cumsum_int32', 'cumsum', [A([5, 6], 'int32')], { axis: 0, reverse: false }));
+add(primCase('cummax_bool', 'cummax', [A([4, 5], 'bool')], { axis: 1, reverse: false }));
+add(primCase('cummin_uint32', 'cummin', [A([20], 'uint32')], { axis: 0, reverse: true }));
+
 const CONSTS: [DType, number][] = [
   ['float32', 0.1], ['float32', 1e-45], ['float32', NaN], ['float32', -0], ['float32', 1e39], ['float32', 16777217],
   ['int32', 3e9], ['int32', -2147483648.5], ['int32', -7.9], ['int32', NaN],
@@ -198,6 +219,9 @@ const fused = [
   ...jaxprCases('random_normal', makeJaxpr((k: NDArray) => random.normal(k, [5, 7]))(random.key(0))),
   ...jaxprCases('random_truncated_normal', makeJaxpr((k: NDArray) => random.truncatedNormal(k, -0.5, 2, [33]))(random.key(0))),
   ...jaxprCases('float_to_int', makeJaxpr((x: NDArray) => np.add(np.astype(np.multiply(x, 1e9), 'int32'), np.astype(np.greater(x, 0), 'int32')))(np.zeros([50]))),
+  ...jaxprCases('at_add', makeJaxpr((x: NDArray, v: NDArray) => np.multiply(x.at(':', [3, 0, 3]).add(v), 2))(x43, np.zeros([4, 3]))),
+  ...jaxprCases('dynamic_update_slice', makeJaxpr((x: NDArray, u: NDArray) => lax.dynamicUpdateSlice(x, u, [1, 2]))(np.zeros([5, 6]), np.zeros([2, 3]))),
+  ...jaxprCases('sort_take_along', makeJaxpr((x: NDArray) => np.takeAlongAxis(x, np.argsort(x, { axis: 0 }), 0))(np.zeros([6, 4]))),
 ];
 for (const c of fused) add(c);
 

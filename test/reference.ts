@@ -216,6 +216,85 @@ export function matmul(a: Ref, b: Ref): Ref {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Indexing: gather/scatter along one axis with leading batch axes, sorting, scans.
+
+const clampIndex = (i: number, n: number): number => Math.min(Math.max(i, 0), n - 1);
+
+/** out[b, p, s, q] = x[b, p, clamp(idx[b, s]), q] (the gather primitive). */
+export function gather(x: Ref, idx: Ref, axis: number, batchDims = 0): Ref {
+  const sRank = idx.shape.length - batchDims;
+  const shape = [...x.shape.slice(0, axis), ...idx.shape.slice(batchDims), ...x.shape.slice(axis + 1)];
+  return build(shape, (o) => {
+    const i = at(idx, [...o.slice(0, batchDims), ...o.slice(axis, axis + sRank)]);
+    return at(x, [...o.slice(0, axis), clampIndex(i, x.shape[axis]), ...o.slice(axis + sRank)]);
+  });
+}
+
+export type ScatterOp = 'add' | 'set' | 'mul' | 'min' | 'max';
+const COMBINE: Record<ScatterOp, (a: number, b: number) => number> = {
+  add: (a, b) => a + b,
+  set: (_a, b) => b,
+  mul: (a, b) => a * b,
+  min: (a, b) => Math.min(a, b),
+  max: (a, b) => Math.max(a, b),
+};
+
+/** The scatter primitive: updates combined in row-major order; out-of-range indices clamp or drop. */
+export function scatter(x: Ref, idx: Ref, upd: Ref, axis: number, batchDims: number, op: ScatterOp, mode: 'clip' | 'drop'): Ref {
+  const out = { shape: [...x.shape], data: [...x.data] };
+  const sRank = idx.shape.length - batchDims;
+  const n = x.shape[axis];
+  for (let u = 0; u < upd.data.length; u++) {
+    const o = unravel(u, upd.shape);
+    const raw = at(idx, [...o.slice(0, batchDims), ...o.slice(axis, axis + sRank)]);
+    if (mode === 'drop' && (raw < 0 || raw >= n)) continue;
+    const k = ravel([...o.slice(0, axis), clampIndex(raw, n), ...o.slice(axis + sRank)], x.shape);
+    out.data[k] = COMBINE[op](out.data[k], upd.data[u]);
+  }
+  return out;
+}
+
+/** Stable sort along `axis` (NaN last, or first when descending): values and source positions. */
+export function sortAlong(x: Ref, axis: number, descending = false): { values: Ref; indices: Ref } {
+  const key = (v: number): number => (Number.isNaN(v) ? Infinity : v);
+  const values = build(x.shape, () => 0);
+  const indices = build(x.shape, () => 0);
+  const n = x.shape[axis];
+  const outer = x.shape.map((d, i) => (i === axis ? 1 : d));
+  for (let r = 0; r < sizeOf(outer); r++) {
+    const base = unravel(r, outer);
+    const pos = (j: number) => base.map((v, i) => (i === axis ? j : v));
+    const order = [...Array(n).keys()].sort((a, b) => {
+      const va = at(x, pos(a));
+      const vb = at(x, pos(b));
+      const d = descending ? key(vb) - key(va) : key(va) - key(vb);
+      const nanOrder = Number.isNaN(va) === Number.isNaN(vb) ? 0 : Number.isNaN(va) !== descending ? 1 : -1;
+      return nanOrder || (Number.isNaN(d) ? 0 : d) || a - b;
+    });
+    order.forEach((src, j) => {
+      values.data[ravel(pos(j), x.shape)] = at(x, pos(src));
+      indices.data[ravel(pos(j), x.shape)] = src;
+    });
+  }
+  return { values, indices };
+}
+
+/** Inclusive scan along `axis` with `fn`, forwards or in reverse. */
+export function scan(x: Ref, axis: number, fn: (acc: number, v: number) => number, reverse = false): Ref {
+  const n = x.shape[axis];
+  return build(x.shape, (idx) => {
+    const j = idx[axis];
+    const range = reverse ? [...Array(n - j).keys()].map((k) => n - 1 - k) : [...Array(j + 1).keys()];
+    return range.map((k) => at(x, idx.map((v, i) => (i === axis ? k : v)))).reduce(fn);
+  });
+}
+
+/** Reverses the listed axes. */
+export function rev(x: Ref, dims: number[]): Ref {
+  return build(x.shape, (idx) => at(x, idx.map((v, i) => (dims.includes(i) ? x.shape[i] - 1 - v : v))));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Scalar functions missing from Math.
 
 /** erf by its Taylor series (accurate to ~1e-13 for |x| <= 3), and asymptotically 1 beyond. */

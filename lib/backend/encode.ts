@@ -6,6 +6,8 @@ import { Kernel, SCALAR_OPS, View } from '../compiler/kernel';
 const OPCODE = new Map<string, number>(SCALAR_OPS.map((n, i) => [n, i]));
 const REDUCE_OP = { sum: 0, prod: 1, max: 2, min: 3 } as const;
 const ARG_OP = { argmax: 0, argmin: 1 } as const;
+const SCATTER_OP = { add: 0, set: 1, mul: 2, min: 3, max: 4 } as const;
+const SCATTER_MODE = { clip: 0, drop: 1 } as const;
 
 export interface Program {
   code: Int32Array;
@@ -25,7 +27,7 @@ export function encodeProgram(kernels: Kernel[]): Program {
     let kind: number;
     switch (k.kind) {
       case 'elementwise': {
-        kind = k.reduce ? 5 : 1;
+        kind = k.reduce ? 9 : 1;
         const base = consts.length;
         consts.push(...k.consts);
         p.push(k.shape.length, ...k.shape, k.inputs.length, k.outputs.length, k.nregs, k.instrs.length);
@@ -62,6 +64,27 @@ export function encodeProgram(kernels: Kernel[]): Program {
         view(p, k.a);
         view(p, k.b);
         view(p, k.c);
+        break;
+      case 'gather': {
+        kind = 5;
+        const d = k.dims;
+        p.push(DTYPE_CODE[k.dtype], d.nb, d.np, d.n, d.ns, d.nq, k.x.arg, k.x.offset, k.indices.arg, k.indices.offset, k.output.arg, k.output.offset);
+        break;
+      }
+      case 'scatter': {
+        kind = 6;
+        const d = k.dims;
+        p.push(SCATTER_OP[k.op], DTYPE_CODE[k.dtype], SCATTER_MODE[k.mode], d.nb, d.np, d.n, d.ns, d.nq);
+        p.push(k.updates.arg, k.updates.offset, k.indices.arg, k.indices.offset, k.output.arg, k.output.offset);
+        break;
+      }
+      case 'sort':
+        kind = 7;
+        p.push(DTYPE_CODE[k.dtype], k.descending ? 1 : 0, k.rows, k.n, k.input.arg, k.input.offset, k.output.arg, k.output.offset, k.indices.arg, k.indices.offset);
+        break;
+      case 'scan':
+        kind = 8;
+        p.push(REDUCE_OP[k.op], DTYPE_CODE[k.dtype], k.reverse ? 1 : 0, k.outer, k.n, k.inner, k.input.arg, k.input.offset, k.output.arg, k.output.offset);
         break;
     }
     code.push(kind, p.length, ...p);

@@ -100,7 +100,71 @@ export interface AliasKernel {
   output: number;
 }
 
-export type Kernel = ElementwiseKernel | ReduceKernel | ArgReduceKernel | MatmulKernel | AliasKernel;
+/** A contiguous block of operand `arg` starting at element `offset`. */
+export interface Block {
+  arg: number;
+  offset: number;
+}
+
+/** Gather/scatter sizes: x [nb, np, n, nq], indices [nb, ns], gathered / updates [nb, np, ns, nq]. */
+export interface IndexDims {
+  nb: number;
+  np: number;
+  n: number;
+  ns: number;
+  nq: number;
+}
+
+/** out[b, p, s, q] = x[b, p, clamp(idx[b, s], 0, n - 1), q]. */
+export interface GatherKernel {
+  kind: 'gather';
+  dtype: DType;
+  dims: IndexDims;
+  x: Block;
+  indices: Block;
+  output: Block;
+}
+
+export type ScatterOp = 'add' | 'set' | 'mul' | 'min' | 'max';
+
+/** out[b, p, idx[b, s], q] op= updates[b, p, s, q] in order of s; out-of-range indices clamp or drop. */
+export interface ScatterKernel {
+  kind: 'scatter';
+  op: ScatterOp;
+  mode: 'clip' | 'drop';
+  dtype: DType;
+  dims: IndexDims;
+  updates: Block;
+  indices: Block;
+  output: Block;
+}
+
+/** Stable sort of `rows` contiguous rows of `n` elements, with the int32 source positions. */
+export interface SortKernel {
+  kind: 'sort';
+  dtype: DType;
+  descending: boolean;
+  rows: number;
+  n: number;
+  input: Block;
+  output: Block;
+  indices: Block;
+}
+
+/** Inclusive scan along the middle axis of [outer, n, inner]. */
+export interface ScanKernel {
+  kind: 'scan';
+  op: 'sum' | 'prod' | 'max' | 'min';
+  dtype: DType;
+  reverse: boolean;
+  outer: number;
+  n: number;
+  inner: number;
+  input: Block;
+  output: Block;
+}
+
+export type Kernel = ElementwiseKernel | ReduceKernel | ArgReduceKernel | MatmulKernel | AliasKernel | GatherKernel | ScatterKernel | SortKernel | ScanKernel;
 
 /** The arg indices a kernel reads and writes. */
 export function kernelArgs(k: Kernel): { reads: number[]; writes: number[] } {
@@ -114,12 +178,22 @@ export function kernelArgs(k: Kernel): { reads: number[]; writes: number[] } {
       return { reads: [k.a.arg, k.b.arg], writes: [k.c.arg] };
     case 'alias':
       return { reads: [k.input], writes: [k.output] };
+    case 'gather':
+      return { reads: [k.x.arg, k.indices.arg], writes: [k.output.arg] };
+    case 'scatter':
+      // The output is read too: updates combine with what is there.
+      return { reads: [k.updates.arg, k.indices.arg, k.output.arg], writes: [k.output.arg] };
+    case 'sort':
+      return { reads: [k.input.arg], writes: [k.output.arg, k.indices.arg] };
+    case 'scan':
+      return { reads: [k.input.arg], writes: [k.output.arg] };
   }
 }
 
 /** Returns a copy of `k` with every arg index mapped through `f`. */
 export function remapKernel(k: Kernel, f: (arg: number) => number): Kernel {
   const v = (x: View): View => ({ ...x, arg: f(x.arg) });
+  const b = (x: Block): Block => ({ ...x, arg: f(x.arg) });
   switch (k.kind) {
     case 'elementwise':
       return {
@@ -135,6 +209,14 @@ export function remapKernel(k: Kernel, f: (arg: number) => number): Kernel {
       return { ...k, a: v(k.a), b: v(k.b), c: v(k.c) };
     case 'alias':
       return { ...k, input: f(k.input), output: f(k.output) };
+    case 'gather':
+      return { ...k, x: b(k.x), indices: b(k.indices), output: b(k.output) };
+    case 'scatter':
+      return { ...k, updates: b(k.updates), indices: b(k.indices), output: b(k.output) };
+    case 'sort':
+      return { ...k, input: b(k.input), output: b(k.output), indices: b(k.indices) };
+    case 'scan':
+      return { ...k, input: b(k.input), output: b(k.output) };
   }
 }
 

@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DType, DTYPES, SHORT_NAME } from '../core/dtype';
 import { contiguousStrides, sizeOf } from '../core/shape';
-import { ArgReduceKernel, ElementwiseKernel, ElementwiseReduce, Instr, Kernel, MatmulKernel, ReduceKernel, ScalarOp, View } from './kernel';
+import { ArgReduceKernel, ElementwiseKernel, ElementwiseReduce, GatherKernel, Instr, Kernel, MatmulKernel, ReduceKernel, ScalarOp, ScanKernel, ScatterKernel, SortKernel, View } from './kernel';
 
 type Form = 'copy' | 'const' | 'convert' | 'unary' | 'binary' | 'compare' | 'select';
 const F: DType[] = ['float32'];
@@ -113,6 +113,14 @@ export function generateMslKernel(kernel: Kernel, name: string): string {
       return argreduce(kernel, name);
     case 'matmul':
       return matmul(kernel, name);
+    case 'gather':
+      return gather(kernel, name);
+    case 'scatter':
+      return scatter(kernel, name);
+    case 'sort':
+      return sort(kernel, name);
+    case 'scan':
+      return scan(kernel, name);
     case 'alias':
       throw new Error('generateMsl: an alias kernel moves no data and has no MSL (the plan shares the buffer)');
   }
@@ -133,6 +141,14 @@ export function mslBindings(kernel: Kernel): MslBinding[] {
       return [{ arg: kernel.input.arg, dtype: kernel.dtype, writes: false }, { arg: kernel.output.arg, dtype: 'int32', writes: true }];
     case 'matmul':
       return [{ arg: kernel.a.arg, dtype: kernel.dtype, writes: false }, { arg: kernel.b.arg, dtype: kernel.dtype, writes: false }, { arg: kernel.c.arg, dtype: kernel.dtype, writes: true }];
+    case 'gather':
+      return [{ arg: kernel.x.arg, dtype: kernel.dtype, writes: false }, { arg: kernel.indices.arg, dtype: 'int32', writes: false }, { arg: kernel.output.arg, dtype: kernel.dtype, writes: true }];
+    case 'scatter':
+      return [{ arg: kernel.updates.arg, dtype: kernel.dtype, writes: false }, { arg: kernel.indices.arg, dtype: 'int32', writes: false }, { arg: kernel.output.arg, dtype: kernel.dtype, writes: true }];
+    case 'sort':
+      return [{ arg: kernel.input.arg, dtype: kernel.dtype, writes: false }, { arg: kernel.output.arg, dtype: kernel.dtype, writes: true }, { arg: kernel.indices.arg, dtype: 'int32', writes: true }];
+    case 'scan':
+      return [{ arg: kernel.input.arg, dtype: kernel.dtype, writes: false }, { arg: kernel.output.arg, dtype: kernel.dtype, writes: true }];
     case 'alias':
       return [];
   }
@@ -150,6 +166,14 @@ export function mslThreads(kernel: Kernel): number {
       return sizeOf(kernel.shape.filter((_, d) => d !== kernel.axis));
     case 'matmul':
       return kernel.batch * kernel.m * kernel.n;
+    case 'gather':
+      return kernel.dims.nb * kernel.dims.np * kernel.dims.ns * kernel.dims.nq;
+    case 'scatter':
+      return kernel.dims.nb * kernel.dims.np * kernel.dims.nq;
+    case 'sort':
+      return kernel.rows;
+    case 'scan':
+      return kernel.outer * kernel.inner;
     case 'alias':
       return 0;
   }
@@ -510,5 +534,82 @@ function matmul(k: MatmulKernel, name: string): string {
   lines.push(`  for (int l = 0; l < ${k.k}; ++l) {`);
   lines.push(`    acc = mg_add(acc, mg_mul(in0[${indexExpr(0, [1, sa[2]], ['a_row', 'l'])}], in1[${indexExpr(0, [1, sb[1]], ['b_col', 'l'])}]));`);
   lines.push('  }', `  out0[${indexExpr(k.c.offset, [sc[0], sc[1], sc[2]], [p, i, j])}] = acc;`, '}', '');
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Indexing: gather (one thread per output element), scatter (one thread per [b, p, q] line, which
+// applies its updates in order, so no two threads write one element), sort (one thread per row,
+// a stable insertion sort) and scan (one thread per line). Indices are clamped or skipped at run time.
+
+const plus = (offset: number, expr: string): string => (offset === 0 ? expr : `${offset} + ${expr}`);
+/** `v` clamped to [0, hi] (ternaries: the clamp builtin is not in every MSL stand-in). */
+const clampExpr = (v: string, hi: number): string => `${v} < 0 ? 0 : (${v} > ${hi} ? ${hi} : ${v})`;
+
+function gather(k: GatherKernel, name: string): string {
+  const { nb, np, n, ns, nq } = k.dims;
+  const count = nb * np * ns * nq;
+  const lines = [`// ${name}: gather of [${nb}, ${np}, ${n}, ${nq}] at [${nb}, ${ns}] indices (clamped)`, signature(name, k)];
+  if (count === 0) return [...lines, '  // nothing to compute', '}', ''].join('\n');
+  if (n === 0) throw new Error(`generateMsl: gather from an empty axis into ${count} elements`);
+  lines.push(`  if (gid >= ${count}u) return;`, ...decompose([nb, np, ns, nq], ['b', 'p', 's', 'q']));
+  lines.push(`  const int raw = in1[${plus(k.indices.offset, `b * ${ns} + s`)}];`, `  const int i = ${clampExpr('raw', n - 1)};`);
+  lines.push(`  out0[${plus(k.output.offset, 'int(gid)')}] = in0[${plus(k.x.offset, `((b * ${np} + p) * ${n} + i) * ${nq} + q`)}];`, '}', '');
+  return lines.join('\n');
+}
+
+function scatter(k: ScatterKernel, name: string): string {
+  const { nb, np, n, ns, nq } = k.dims;
+  const count = nb * np * nq;
+  const lines = [`// ${name}: scatter-${k.op} of [${nb}, ${np}, ${ns}, ${nq}] updates into [${nb}, ${np}, ${n}, ${nq}] (${k.mode} out-of-range indices)`, signature(name, k)];
+  if (count === 0 || ns === 0) return [...lines, '  // nothing to compute', '}', ''].join('\n');
+  if (n === 0 && k.mode === 'clip') throw new Error(`generateMsl: scatter with clip mode into an empty axis`);
+  const bool = k.dtype === 'bool';
+  const combine = (cur: string, u: string): string => {
+    if (k.op === 'set') return u;
+    if (bool) return `uchar((${cur} != 0) ${k.op === 'max' ? '||' : '&&'} (${u} != 0))`;
+    return `mg_${k.op}(${cur}, ${u})`;
+  };
+  lines.push(`  if (gid >= ${count}u) return;`, ...decompose([nb, np, nq], ['b', 'p', 'q']));
+  lines.push(`  for (int s = 0; s < ${ns}; ++s) {`, `    const int raw = in1[${plus(k.indices.offset, `b * ${ns} + s`)}];`);
+  if (k.mode === 'drop') lines.push(`    if (raw < 0 || raw >= ${n}) continue;`, '    const int i = raw;');
+  else lines.push(`    const int i = ${clampExpr('raw', n - 1)};`);
+  lines.push(`    const int o = ${plus(k.output.offset, `((b * ${np} + p) * ${n} + i) * ${nq} + q`)};`);
+  lines.push(`    out0[o] = ${combine('out0[o]', `in0[${plus(k.updates.offset, `((b * ${np} + p) * ${ns} + s) * ${nq} + q`)}]`)};`, '  }', '}', '');
+  return lines.join('\n');
+}
+
+function sort(k: SortKernel, name: string): string {
+  const { rows, n } = k;
+  const t = BUF_TYPE[k.dtype];
+  const lines = [`// ${name}: stable ${k.descending ? 'descending' : 'ascending'} sort of ${rows} rows of ${n} (NaN ${k.descending ? 'first' : 'last'}), with source positions`, signature(name, k)];
+  if (rows === 0 || n === 0) return [...lines, '  // nothing to compute', '}', ''].join('\n');
+  // before(a, b): a sorts strictly before b in ascending order (NaN is the largest float).
+  const before = (a: string, b: string): string => {
+    if (k.dtype === 'float32') return `(mg_isnan(${b}) ? !mg_isnan(${a}) : (!mg_isnan(${a}) && ${a} < ${b}))`;
+    if (k.dtype === 'bool') return `((${a} != 0) < (${b} != 0))`;
+    return `(${a} < ${b})`;
+  };
+  // Insertion keeps equal keys in order: shift only elements that must come after v.
+  const after = k.descending ? before('prev', 'v') : before('v', 'prev');
+  lines.push(`  if (gid >= ${rows}u) return;`);
+  lines.push(`  const int src = ${plus(k.input.offset, `int(gid) * ${n}`)};`, `  const int dst = ${plus(k.output.offset, `int(gid) * ${n}`)};`, `  const int pos = ${plus(k.indices.offset, `int(gid) * ${n}`)};`);
+  lines.push(`  for (int j = 0; j < ${n}; ++j) {`, `    const ${t} v = in0[src + j];`, '    int m = j;', '    while (m > 0) {', `      const ${t} prev = out0[dst + m - 1];`);
+  lines.push(`      if (!${after}) break;`, '      out0[dst + m] = prev;', '      out1[pos + m] = out1[pos + m - 1];', '      --m;', '    }');
+  lines.push('    out0[dst + m] = v;', '    out1[pos + m] = j;', '  }', '}', '');
+  return lines.join('\n');
+}
+
+function scan(k: ScanKernel, name: string): string {
+  const { outer, n, inner } = k;
+  const t = BUF_TYPE[k.dtype];
+  const lines = [`// ${name}: inclusive ${k.reverse ? 'reverse ' : ''}scan-${k.op} along the middle of [${outer}, ${n}, ${inner}], one thread per line`, signature(name, k)];
+  if (outer * inner === 0 || n === 0) return [...lines, '  // nothing to compute', '}', ''].join('\n');
+  if (k.dtype === 'bool' && (k.op === 'sum' || k.op === 'prod')) throw new Error(`generateMsl: scan ${k.op} is not defined on bool`);
+  const combine = k.dtype === 'bool' ? `uchar((acc != 0) ${k.op === 'max' ? '||' : '&&'} (x != 0))` : `mg_${REDUCE_SCALAR_OP[k.op]}(acc, x)`;
+  lines.push(`  if (gid >= ${outer * inner}u) return;`, ...decompose([outer, inner], ['o', 'i']));
+  lines.push(`  ${t} acc = ${mslLiteral(0, k.dtype === 'bool' ? 'uint32' : k.dtype)};`);
+  lines.push(`  for (int l = 0; l < ${n}; ++l) {`, `    const int at = o * ${n * inner} + ${k.reverse ? `(${n - 1} - l)` : 'l'} * ${inner} + i;`);
+  lines.push(`    const ${t} x = in0[${plus(k.input.offset, 'at')}];`, `    acc = l == 0 ? x : ${combine};`, `    out0[${plus(k.output.offset, 'at')}] = acc;`, '  }', '}', '');
   return lines.join('\n');
 }

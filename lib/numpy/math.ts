@@ -110,6 +110,7 @@ function toBool(fn: string, x: Operand): Value {
 
 /** `np.where(condition, x, y)`: elementwise choice; the condition is truthy where non-zero. */
 export function where(condition: Operand, x: Operand, y: Operand): NDArray {
+  if (arguments.length < 3) throw new TypeError(`where: expected 3 arguments (condition, x, y), received ${arguments.length}; the one-argument form (nonzero) has a data-dependent shape and is not supported`);
   const c = toBool('where', condition);
   const xs = [asArray('where', 'x', x), asArray('where', 'y', y)];
   const [p, a, b] = broadcastAll('where', [c, ...castAll(xs, resultType(xs).dtype)]);

@@ -2,10 +2,12 @@
 
 import { NDArray } from '../core/array';
 import { DType } from '../core/dtype';
+import * as idx from './indexing';
 import * as linalg from './linalg';
 import * as math from './math';
 import * as red from './reductions';
 import * as shape from './shape';
+import * as sorting from './sorting';
 
 type Operand = NDArray | number | boolean;
 
@@ -52,6 +54,15 @@ declare module '../core/array' {
     astype(dtype: DType): NDArray;
     clip(min?: Operand | null, max?: Operand | null): NDArray;
     flatten(): NDArray;
+    /** `x[specs]`: integers, slice strings like '1:5:2' or '::-1', '...', null (new axis), one integer array. */
+    slice(...specs: idx.IndexSpec[]): NDArray;
+    /** Functional updates like JAX's `x.at[...]`: `x.at(0, '1:3').set(v)`, `.add`, `.mul`, `.min`, `.max`, `.get()`. */
+    at(...specs: idx.IndexSpec[]): idx.IndexUpdate;
+    take(indices: unknown, options?: idx.TakeOptions): NDArray;
+    sort(options?: sorting.SortOptions): NDArray;
+    argsort(options?: sorting.SortOptions): NDArray;
+    cumsum(options?: sorting.CumulativeOptions): NDArray;
+    cumprod(options?: sorting.CumulativeOptions): NDArray;
   }
 }
 
@@ -95,6 +106,13 @@ const methods: Record<string, (this: NDArray, ...args: any[]) => NDArray> = {
   astype(d) { return math.astype(this, d); },
   clip(lo, hi) { return math.clip(this, lo, hi); },
   flatten() { return shape.reshape(this, [this.size]); },
+  slice(...specs) { return idx.index(this, ...specs); },
+  at(...specs) { return idx.at(this, ...specs) as unknown as NDArray; },
+  take(i, o) { return idx.take(this, i, o); },
+  sort(o) { return sorting.sort(this, o); },
+  argsort(o) { return sorting.argsort(this, o); },
+  cumsum(o) { return sorting.cumsum(this, o); },
+  cumprod(o) { return sorting.cumprod(this, o); },
 };
 
 for (const [name, fn] of Object.entries(methods)) {

@@ -3,7 +3,9 @@
 import { dotGeneral } from './dot';
 import { elementwiseDefs } from './elementwise';
 import { reduceDefs } from './reduce';
+import { gatherDefs } from './gather';
 import { shapeDefs } from './shape';
+import { sortDefs } from './sort';
 import { Prim, PrimitiveDef, PrimitiveTable } from './types';
 
 export const PRIMITIVES: PrimitiveTable = {
@@ -11,6 +13,8 @@ export const PRIMITIVES: PrimitiveTable = {
   ...reduceDefs,
   ...shapeDefs,
   dot_general: dotGeneral,
+  ...gatherDefs,
+  ...sortDefs,
 };
 
 export function primitiveDef<P extends Prim>(p: P): PrimitiveDef<P> {

@@ -1,5 +1,5 @@
 /**
- * @file Shape primitives: reshape, transpose, broadcast_in_dim, concatenate, slice, pad. All are
+ * @file Shape primitives: reshape, transpose, broadcast_in_dim, concatenate, slice, pad, rev. All are
  * linear; all but reshape lower to strided copies.
  */
 
@@ -181,4 +181,21 @@ const pad: PrimitiveDef<'pad'> = {
   },
 };
 
-export const shapeDefs = { reshape, transpose, broadcast_in_dim: broadcastInDim, concatenate, slice, pad };
+/** Reverses the listed axes: a copy through a view with negative strides. */
+const rev: PrimitiveDef<'rev'> = {
+  abstractEval([x], { dims }) {
+    if (!dims.every((d, i) => Number.isInteger(d) && d >= 0 && d < x.ndim && dims.indexOf(d) === i)) throw new RangeError(`rev: dims [${dims.join(', ')}] must be distinct axes of an operand of shape ${shapeStr(x.shape)}`);
+    return [new ShapedArray([...x.shape], x.dtype, x.weakType)];
+  },
+  jvp: ([x], [t], { dims }) => linearJvp((v) => lax.rev(v, dims))([x], [t]),
+  transpose: ([ct], _x, { dims }) => [ct === null ? null : lax.rev(ct, dims)],
+  vmap: ([x], [d], { dims }) => [[lax.rev(lax.moveAxis(x, d as number, 0), dims.map((a) => a + 1))], [0]],
+  lower([x], [out], { dims }) {
+    const s = contiguousStrides(x.shape);
+    const offset = dims.reduce((acc, d) => acc + Math.max(x.shape[d] - 1, 0) * s[d], 0);
+    const strides = s.map((v, i) => (dims.includes(i) ? -v : v));
+    return kernelsOnly([copyKernel([...out.shape], x.dtype, { arg: 0, offset, strides }, { arg: 1, offset: 0, strides: contiguousStrides(out.shape) })]);
+  },
+};
+
+export const shapeDefs = { reshape, transpose, broadcast_in_dim: broadcastInDim, concatenate, slice, pad, rev };

@@ -6,7 +6,7 @@
 import type { ShapedArray } from '../core/aval';
 import type { DType } from '../core/dtype';
 import type { Value } from '../core/trace';
-import type { Kernel, ScalarOp } from '../compiler/kernel';
+import type { Kernel, ScalarOp, ScatterOp } from '../compiler/kernel';
 
 type NoParams = Record<string, never>;
 
@@ -46,6 +46,14 @@ export type Params = { [P in UnaryPrim | BinaryPrim | ComparePrim]: NoParams } &
   pad: { lo: number[]; hi: number[]; interior: number[]; value: number };
   stop_gradient: NoParams;
   bitcast_convert_type: { dtype: DType };
+  rev: { dims: number[] };
+  gather: { axis: number; batchDims: number };
+  scatter: { axis: number; batchDims: number; op: ScatterOp; mode: 'clip' | 'drop' };
+  sort: { descending: boolean };
+  cumsum: { axis: number; reverse: boolean };
+  cumprod: { axis: number; reverse: boolean };
+  cummax: { axis: number; reverse: boolean };
+  cummin: { axis: number; reverse: boolean };
 };
 
 export type Prim = keyof Params;

@@ -1,4 +1,4 @@
-// Elementwise programs with a fused reduction (step kind 5): the program runs once at every index of
+// Elementwise programs with a fused reduction (step kind 9): the program runs once at every index of
 // its shape, storing its element outputs, and one register is folded over the reduced axes, so the
 // reduced operand never goes to memory.
 //

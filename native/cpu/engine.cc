@@ -27,6 +27,10 @@ void execute(const Program& prog, const BufferDesc* bufs, size_t nbufs) {
     else if (auto* s = std::get_if<ReduceStep>(&step)) run_reduce(*s, bufs);
     else if (auto* s = std::get_if<ArgReduceStep>(&step)) run_argreduce(*s, bufs);
     else if (auto* s = std::get_if<MatmulStep>(&step)) run_matmul(*s, bufs);
+    else if (auto* s = std::get_if<GatherStep>(&step)) run_gather(*s, bufs);
+    else if (auto* s = std::get_if<ScatterStep>(&step)) run_scatter(*s, bufs);
+    else if (auto* s = std::get_if<SortStep>(&step)) run_sort(*s, bufs);
+    else if (auto* s = std::get_if<ScanStep>(&step)) run_scan(*s, bufs);
     else if (auto* s = std::get_if<ElementwiseReduceStep>(&step)) run_elementwise_reduce(*s, consts, bufs);
   }
 }

@@ -1,4 +1,4 @@
-// Executors of the four step kinds; they trust a Program that decode_program validated.
+// Executors of the step kinds; they trust a Program that decode_program validated.
 #pragma once
 
 #include "engine.h"
@@ -10,6 +10,10 @@ void run_elementwise(const ElementwiseStep& step, const double* consts, const Bu
 void run_reduce(const ReduceStep& step, const BufferDesc* bufs);
 void run_argreduce(const ArgReduceStep& step, const BufferDesc* bufs);
 void run_matmul(const MatmulStep& step, const BufferDesc* bufs);
+void run_gather(const GatherStep& step, const BufferDesc* bufs);
+void run_scatter(const ScatterStep& step, const BufferDesc* bufs);
+void run_sort(const SortStep& step, const BufferDesc* bufs);
+void run_scan(const ScanStep& step, const BufferDesc* bufs);
 void run_elementwise_reduce(const ElementwiseReduceStep& step, const double* consts, const BufferDesc* bufs);
 
 }  // namespace metalgrad::cpu

@@ -17,7 +17,10 @@ constexpr int kMaxDims = 16;
 constexpr int kMaxRegs = 4096;
 constexpr int32_t kProgramMagic = 0x4D47;
 
-enum class StepKind : int32_t { elementwise = 1, reduce = 2, argreduce = 3, matmul = 4, elementwise_reduce = 5 };
+enum class StepKind : int32_t {
+  elementwise = 1, reduce = 2, argreduce = 3, matmul = 4,
+  gather = 5, scatter = 6, sort = 7, scan = 8, elementwise_reduce = 9,
+};
 
 struct Shape {
   int ndim = 0;
@@ -105,7 +108,56 @@ struct ElementwiseReduceStep {
   int64_t out_offset = 0;
 };
 
-using Step = std::variant<ElementwiseStep, ReduceStep, ArgReduceStep, MatmulStep, ElementwiseReduceStep>;
+// A contiguous block of a buffer: `offset` is where element 0 is.
+struct Block {
+  int32_t buf = 0;
+  int64_t offset = 0;
+};
+
+// Gather and scatter see their operands as contiguous row-major blocks:
+// x / out of a scatter [nb, np, n, nq], indices [nb, ns], gathered / updates [nb, np, ns, nq].
+struct IndexDims {
+  int64_t nb = 0, np = 0, n = 0, ns = 0, nq = 0;
+};
+
+// out[b, p, s, q] = x[b, p, clamp(idx[b, s], 0, n - 1), q].
+struct GatherStep {
+  DType dtype;
+  IndexDims dims;
+  Block x, idx, out;
+};
+
+enum class ScatterOp : int32_t { add = 0, set = 1, mul = 2, min = 3, max = 4 };
+enum class ScatterMode : int32_t { clip = 0, drop = 1 };
+
+// out[b, p, idx[b, s], q] op= upd[b, p, s, q], in order of s (so `set` keeps the last update).
+struct ScatterStep {
+  ScatterOp op;
+  DType dtype;
+  ScatterMode mode;
+  IndexDims dims;
+  Block upd, idx, out;
+};
+
+// Stable sort of each contiguous row of `n` elements, with the int32 source positions.
+struct SortStep {
+  DType dtype;
+  bool descending = false;
+  int64_t rows = 0, n = 0;
+  Block in, out, idx;
+};
+
+// Inclusive scan along the middle axis of [outer, n, inner].
+struct ScanStep {
+  ReduceOp op;
+  DType dtype;
+  bool reverse = false;
+  int64_t outer = 0, n = 0, inner = 0;
+  Block in, out;
+};
+
+using Step = std::variant<ElementwiseStep, ReduceStep, ArgReduceStep, MatmulStep, GatherStep,
+                          ScatterStep, SortStep, ScanStep, ElementwiseReduceStep>;
 
 // One access of a step to a buffer, checked against the buffer table on every run: the buffer must
 // exist, hold `dtype`, and have more than `hi` elements (hi < 0: the access touches nothing).
@@ -124,6 +176,7 @@ struct DisjointRanges {
   int32_t buf_b;
   int64_t lo_b, hi_b;
   std::string message;
+  int size_a, size_b;  // bytes per element
 };
 
 // What a program needs of buffer i, aggregated over its uses (the fast check of every run).

@@ -1,4 +1,4 @@
-// ELEMENTWISE_REDUCE steps (kind 5): a program whose register is reduced over some axes, in the row
+// ELEMENTWISE_REDUCE steps (kind 9): a program whose register is reduced over some axes, in the row
 // order (innermost axis reduced) and the column order (innermost axis kept), with element outputs,
 // every kind, empty reductions, and validation.
 #include <algorithm>
@@ -12,7 +12,7 @@ using namespace testing;
 
 namespace {
 
-// Payload of kind 5: the elementwise payload, then op, reg, nred, axes, out_buf, out_offset.
+// Payload of kind 9: the elementwise payload, then op, reg, nred, axes, out_buf, out_offset.
 std::vector<int32_t> ew_reduce(const Elementwise& ew, int32_t op, int32_t reg, std::vector<int32_t> axes,
                                int32_t out_buf, int32_t out_offset = 0) {
   std::vector<int32_t> p = ew.payload();
@@ -61,8 +61,8 @@ TEST(elementwise_reduce_every_axis_set) {
   for (const auto& axes : axes_sets) {
     std::vector<float> x = wave(24), y(24), sum(24, -1.0f), mx(24, -1.0f);
     Program p;
-    p.step(5, ew_reduce(square({2, 3, 4}), 0, 1, axes, 2));
-    p.step(5, ew_reduce(square({2, 3, 4}), 2, 1, axes, 3));
+    p.step(9, ew_reduce(square({2, 3, 4}), 0, 1, axes, 2));
+    p.step(9, ew_reduce(square({2, 3, 4}), 2, 1, axes, 3));
     run(p, {desc(x), desc(y), desc(sum), desc(mx)});
     for (int i = 0; i < 24; ++i) CHECK_EQ(y[i], x[i] * x[i]);
     const auto want_sum = reference(x, axes, 0.0, [](double a, double v) { return a + v; });
@@ -83,7 +83,7 @@ TEST(elementwise_reduce_strided_and_broadcast_inputs) {
                  {},
                  3,
                  {{ScalarOp::add, 0, 2, 0, 1}}};
-  run(Program().step(5, ew_reduce(ew, 0, 2, {0}, 2)), {desc(a), desc(b), desc(out)});
+  run(Program().step(9, ew_reduce(ew, 0, 2, {0}, 2)), {desc(a), desc(b), desc(out)});
   // a viewed as [2, 3] with strides (1, 2): rows (1, 3, 5) and (2, 4, 6).
   CHECK_EQ(out[0], 1 + 10 + 2 + 20.0f);
   CHECK_EQ(out[1], 3 + 10 + 4 + 20.0f);
@@ -98,7 +98,7 @@ TEST(elementwise_reduce_long_rows_and_columns) {
   std::vector<float> rows(3), cols(n);
   const auto s = contiguous({3, n});
   Elementwise ew{{3, n}, {{0, 0, 0, s}}, {}, 2, {{ScalarOp::abs, 0, 1, 0}}};
-  run(Program().step(5, ew_reduce(ew, 0, 1, {1}, 1)).step(5, ew_reduce(ew, 3, 1, {0}, 2)),
+  run(Program().step(9, ew_reduce(ew, 0, 1, {1}, 1)).step(9, ew_reduce(ew, 3, 1, {0}, 2)),
       {desc(x), desc(rows), desc(cols)});
   for (int r = 0; r < 3; ++r) {
     double want = 0;
@@ -116,25 +116,25 @@ TEST(elementwise_reduce_kinds) {
   std::vector<int32_t> xi{2147483647, 1, -5, 7};
   std::vector<int32_t> si(1);
   Elementwise ei{{4}, {{1, 0, 0, {1}}}, {}, 2, {{ScalarOp::copy, 1, 1, 0}}};
-  run(Program().step(5, ew_reduce(ei, 0, 1, {0}, 1)), {desc(xi), desc(si)});
+  run(Program().step(9, ew_reduce(ei, 0, 1, {0}, 1)), {desc(xi), desc(si)});
   CHECK_EQ(si[0], static_cast<int32_t>(2147483647u + 1u - 5u + 7u));
   std::vector<float> xf{1, 5, 2, 0.5f, -1, 3};
   std::vector<uint8_t> any(2);
   std::vector<float> limit{4};
   Elementwise eb{{2, 3}, {{0, 0, 0, {3, 1}}, {0, 1, 0, {0, 0}}}, {}, 3, {{ScalarOp::gt, 0, 2, 0, 1}}};
-  run(Program().step(5, ew_reduce(eb, 2, 2, {1}, 2)), {desc(xf), desc(limit), desc(any)});
+  run(Program().step(9, ew_reduce(eb, 2, 2, {1}, 2)), {desc(xf), desc(limit), desc(any)});
   CHECK_EQ(any[0], 1);
   CHECK_EQ(any[1], 0);
   std::vector<uint32_t> xu{9, 3, 4000000000u, 12};
   std::vector<uint32_t> mu(2);
   Elementwise eu{{2, 2}, {{2, 0, 0, {2, 1}}}, {}, 2, {{ScalarOp::copy, 2, 1, 0}}};
-  run(Program().step(5, ew_reduce(eu, 3, 1, {0}, 1)), {desc(xu), desc(mu)});
+  run(Program().step(9, ew_reduce(eu, 3, 1, {0}, 1)), {desc(xu), desc(mu)});
   CHECK_EQ(mu[0], 9u);
   CHECK_EQ(mu[1], 3u);
   std::vector<float> xn{1, std::numeric_limits<float>::quiet_NaN(), 3};
   std::vector<float> mn(1);
   Elementwise en{{3}, {{0, 0, 0, {1}}}, {}, 2, {{ScalarOp::copy, 0, 1, 0}}};
-  run(Program().step(5, ew_reduce(en, 2, 1, {0}, 1)), {desc(xn), desc(mn)});
+  run(Program().step(9, ew_reduce(en, 2, 1, {0}, 1)), {desc(xn), desc(mn)});
   CHECK(std::isnan(mn[0]));
 }
 
@@ -142,12 +142,12 @@ TEST(elementwise_reduce_empty) {
   // Reducing an empty axis gives the identity; an empty kept axis writes nothing.
   std::vector<float> x, out{-1, -1};
   Elementwise ew{{2, 0}, {{0, 0, 0, {0, 1}}}, {}, 2, {{ScalarOp::exp, 0, 1, 0}}};
-  run(Program().step(5, ew_reduce(ew, 1, 1, {1}, 1)), {desc(x), desc(out)});
+  run(Program().step(9, ew_reduce(ew, 1, 1, {1}, 1)), {desc(x), desc(out)});
   CHECK_EQ(out[0], 1.0f);
   CHECK_EQ(out[1], 1.0f);
   std::vector<float> none{-1};
   Elementwise ek{{0, 3}, {{0, 0, 0, {3, 1}}}, {}, 2, {{ScalarOp::exp, 0, 1, 0}}};
-  run(Program().step(5, ew_reduce(ek, 0, 1, {1}, 1)), {desc(x), desc(none)});
+  run(Program().step(9, ew_reduce(ek, 0, 1, {1}, 1)), {desc(x), desc(none)});
   CHECK_EQ(none[0], -1.0f);
 }
 
@@ -155,7 +155,7 @@ TEST(elementwise_reduce_validation) {
   std::vector<float> x = wave(24), y(24), out(24);
   std::vector<int32_t> iout(24);
   auto bufs = [&] { return std::vector<BufferDesc>{desc(x), desc(y), desc(out), desc(iout)}; };
-  auto bad = [&](std::vector<int32_t> payload) { run(Program().step(5, payload), bufs()); };
+  auto bad = [&](std::vector<int32_t> payload) { run(Program().step(9, payload), bufs()); };
   CHECK_THROWS(bad(ew_reduce(square({2, 3, 4}), 4, 1, {0}, 2)), "step 0 (elementwise_reduce): reduce op 4 is not a reduce op");
   CHECK_THROWS(bad(ew_reduce(square({2, 3, 4}), 0, 7, {0}, 2)), "reduce reg is register 7 but nregs is 2");
   CHECK_THROWS(bad(ew_reduce(square({2, 3, 4}), 0, 1, {0, 0}, 2)), "axis 0 appears twice");

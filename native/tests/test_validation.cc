@@ -35,7 +35,7 @@ TEST(header_errors) {
   CHECK_THROWS(f.run_code({0x1234, 1, 0}), "bad magic");
   CHECK_THROWS(f.run_code({0x4D47, 2, 0}), "ABI version 2");
   CHECK_THROWS(f.run_code({0x4D47, 1, 1}), "step 0: code ends before the step header");
-  CHECK_THROWS(f.run_code({0x4D47, 1, 1, 9, 0}), "step 0: unknown step kind 9");
+  CHECK_THROWS(f.run_code({0x4D47, 1, 1, 99, 0}), "step 0: unknown step kind 99");
   CHECK_THROWS(f.run_code({0x4D47, 1, 1, 1, 50, 0}), "step 0 (elementwise): len 50 does not fit");
   CHECK_THROWS(f.run_code({0x4D47, 1, 0, 7}), "1 ints after the last");
   f.run_code({0x4D47, 1, 0});  // an empty program is fine
