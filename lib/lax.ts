@@ -295,3 +295,6 @@ export function dynamicUpdateSlice(x: Value, update: Value, startIndices: (numbe
   });
   return mask === null ? g : select(mask, g, x);
 }
+
+export { conv, convGeneralDilated } from './conv';
+export type { ConvOptions, Padding } from './conv';

@@ -8,6 +8,8 @@ import { asArray } from './numpy/util';
 
 /** One-hot encoding (the implementation lives in numpy). */
 export { oneHot } from './numpy/manip';
+export { avgPool, conv2d, maxPool } from './conv';
+export type { Conv2dOptions, PoolOptions } from './conv';
 
 export interface AxisOptions {
   axis?: number | number[];
