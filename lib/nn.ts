@@ -1,13 +1,29 @@
 /** @file nn: activations and normalisers, all compositions of numpy functions (derivatives come free). */
 
 import { NDArray } from './core/array';
-import { normalizeAxes } from './core/shape';
+import { DType } from './core/dtype';
+import { typeError } from './core/errors';
+import { normalizeAxes, normalizeAxis } from './core/shape';
 import * as lax from './lax';
 import * as np from './numpy';
-import { asArray } from './numpy/util';
+import { asArray, checkDType } from './numpy/util';
 
 export interface AxisOptions {
   axis?: number | number[];
+}
+
+/** Checks that `options` is an options object (or undefined) and returns it. */
+function checkOptions<T extends object>(fn: string, options: T | undefined, example: string): Partial<T> {
+  if (options === undefined) return {};
+  if (options === null || typeof options !== 'object' || globalThis.Array.isArray(options)) throw typeError(fn, 'options', `an options object such as ${example}`, options);
+  return options;
+}
+
+/** An optional numeric option: its default when absent, else a finite number. */
+function numberOption(fn: string, name: string, value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw typeError(fn, name, 'a finite number', value);
+  return value;
 }
 
 /** max(x, 0), with gradient 0 at x = 0 (as jax.nn.relu); NaN passes through. */
@@ -18,7 +34,8 @@ export function relu(x: unknown): NDArray {
 
 /** 1 / (1 + e^-x), written as 0.5 tanh(x/2) + 0.5 so that neither the value nor its gradient overflows. */
 export function sigmoid(x: unknown): NDArray {
-  return np.add(np.multiply(np.tanh(np.multiply(x, 0.5)), 0.5), 0.5);
+  const a = asArray('sigmoid', 'x', x);
+  return np.add(np.multiply(np.tanh(np.multiply(a, 0.5)), 0.5), 0.5);
 }
 
 /** Max over `axes` with keepdims, treated as a constant (it only shifts for stability). */
@@ -60,10 +77,84 @@ export function gelu(x: unknown, options: { approximate?: boolean } = {}): NDArr
 }
 
 export function silu(x: unknown): NDArray {
-  return np.multiply(x, sigmoid(x));
+  const a = asArray('silu', 'x', x);
+  return np.multiply(a, sigmoid(a));
 }
 
 export function softplus(x: unknown): NDArray {
-  // log(1 + e^x) = max(x, 0) + log1p(e^-|x|)
-  return np.add(np.maximum(x, 0), np.log1p(np.exp(np.negative(np.abs(x)))));
+  const a = asArray('softplus', 'x', x);
+  // log(1 + e^x) = max(x, 0) + log1p(e^-|x|), with -|x| written as a select so that the gradient at 0
+  // is sigmoid(0) = 1/2 (max and abs would each pick a side of the kink).
+  const positive = np.greater(a, 0);
+  const r = np.log1p(np.exp(np.where(positive, np.negative(a), a)));
+  return np.where(positive, np.add(a, r), r);
+}
+
+export function tanh(x: unknown): NDArray {
+  return np.tanh(asArray('tanh', 'x', x));
+}
+
+/** x for x > 0, alpha (e^x - 1) otherwise; the gradient at 0 is alpha (as jax.nn.elu). */
+export function elu(x: unknown, options?: { alpha?: number }): NDArray {
+  const alpha = numberOption('elu', 'alpha', checkOptions('elu', options, '{alpha}').alpha, 1);
+  const a = np.astype(asArray('elu', 'x', x), 'float32');
+  const positive = np.greater(a, 0);
+  // expm1 of the clamped input, so that the unused branch cannot overflow (and poison the gradient).
+  return np.where(positive, a, np.multiply(alpha, np.expm1(np.where(positive, 0, a))));
+}
+
+/** x for x >= 0, negativeSlope · x otherwise (default slope 0.01; the gradient at 0 is 1, as jax.nn.leaky_relu). */
+export function leakyRelu(x: unknown, options?: { negativeSlope?: number }): NDArray {
+  const slope = numberOption('leakyRelu', 'negativeSlope', checkOptions('leakyRelu', options, '{negativeSlope}').negativeSlope, 0.01);
+  const a = np.astype(asArray('leakyRelu', 'x', x), 'float32');
+  return np.where(np.greaterEqual(a, 0), a, np.multiply(a, slope));
+}
+
+export interface OneHotOptions {
+  dtype?: DType;
+  /** Where the class axis goes in the result (default -1, the last). */
+  axis?: number;
+}
+
+/**
+ * One-hot encoding: `result[..., c] = (x[...] == c)` for c in [0, numClasses), float32 by default.
+ * Out-of-range (or non-integer) entries give all-zero rows, as in JAX.
+ */
+export function oneHot(x: unknown, numClasses: number, options?: OneHotOptions): NDArray {
+  const o = checkOptions('oneHot', options, '{dtype, axis}');
+  const a = asArray('oneHot', 'x', x);
+  if (typeof numClasses !== 'number' || !Number.isInteger(numClasses) || numClasses < 0) throw typeError('oneHot', 'numClasses', 'a non-negative integer', numClasses);
+  const dtype = o.dtype === undefined ? 'float32' : checkDType('oneHot', o.dtype);
+  const axis = normalizeAxis('oneHot', o.axis ?? -1, a.ndim + 1);
+  const classShape = Array.from({ length: a.ndim + 1 }, (_, i) => (i === axis ? numClasses : 1));
+  const classes = np.reshape(np.arange(numClasses), classShape);
+  return np.astype(np.equal(np.expandDims(a, axis), classes), dtype);
+}
+
+export interface StandardizeOptions extends AxisOptions {
+  /** Precomputed mean (broadcastable against x); computed over `axis` when absent. */
+  mean?: unknown;
+  /** Precomputed variance (broadcastable against x); computed over `axis` when absent. */
+  variance?: unknown;
+  epsilon?: number;
+}
+
+/**
+ * (x - mean) / sqrt(variance + epsilon) over `axis` (default -1), as jax.nn.standardize, whose
+ * variance is mean(x^2) - mean^2. When the mean is computed here too, the same value is taken as
+ * mean((x - mean)^2), which cannot go negative through cancellation.
+ */
+export function standardize(x: unknown, options?: StandardizeOptions): NDArray {
+  const o = checkOptions('standardize', options, '{axis, mean, variance, epsilon}');
+  const a = np.astype(asArray('standardize', 'x', x), 'float32');
+  const axes = normalizeAxes('standardize', o.axis ?? -1, a.ndim);
+  const epsilon = numberOption('standardize', 'epsilon', o.epsilon, 1e-5);
+  const mean = o.mean === undefined ? np.mean(a, { axis: axes, keepdims: true }) : asArray('standardize', 'mean', o.mean);
+  const centered = np.subtract(a, mean);
+  const meanSquare = (v: NDArray) => np.mean(np.square(v), { axis: axes, keepdims: true });
+  let variance: NDArray;
+  if (o.variance !== undefined) variance = asArray('standardize', 'variance', o.variance);
+  else if (o.mean === undefined) variance = meanSquare(centered);
+  else variance = np.subtract(meanSquare(a), np.square(mean));
+  return np.divide(centered, np.sqrt(np.add(variance, epsilon)));
 }
