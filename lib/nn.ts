@@ -3,6 +3,7 @@
 import { NDArray } from './core/array';
 import { DType } from './core/dtype';
 import { typeError } from './core/errors';
+import { checkOptions, numberOption } from './core/options';
 import { normalizeAxes, normalizeAxis } from './core/shape';
 import * as lax from './lax';
 import * as np from './numpy';
@@ -10,20 +11,6 @@ import { asArray, checkDType } from './numpy/util';
 
 export interface AxisOptions {
   axis?: number | number[];
-}
-
-/** Checks that `options` is an options object (or undefined) and returns it. */
-function checkOptions<T extends object>(fn: string, options: T | undefined, example: string): Partial<T> {
-  if (options === undefined) return {};
-  if (options === null || typeof options !== 'object' || globalThis.Array.isArray(options)) throw typeError(fn, 'options', `an options object such as ${example}`, options);
-  return options;
-}
-
-/** An optional numeric option: its default when absent, else a finite number. */
-function numberOption(fn: string, name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value)) throw typeError(fn, name, 'a finite number', value);
-  return value;
 }
 
 /** max(x, 0), with gradient 0 at x = 0 (as jax.nn.relu); NaN passes through. */
