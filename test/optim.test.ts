@@ -334,6 +334,14 @@ describe('errors', () => {
       () => optim.adamw({ learningRate: 0.1, mask: { w: true } }).init(params()),
       /^optim\.adamw: argument `mask` must be a tree of booleans with the structure of the params, \{b: \*, w: \*\}, received an object$/,
     ],
+    [
+      'masked weight decay with params of another structure',
+      () => {
+        const opt = optim.adamw({ learningRate: 0.1, mask: { b: false, w: true } });
+        opt.update(params(), opt.init(params()), { w: np.ones([2]) } as unknown as ReturnType<typeof params>);
+      },
+      /^optim\.adamw\.update: argument `params` has the tree structure \{w: \*\}, expected \{b: \*, w: \*\} \(the structure of `updates`\)$/,
+    ],
     ['applyUpdates with mismatched trees', () => optim.applyUpdates(params(), { w: np.ones([2]) }), /^optim\.applyUpdates: argument `updates` has the tree structure \{w: \*\}, expected \{b: \*, w: \*\} \(the structure of `params`\)$/],
     ['cosineDecaySchedule with 0 steps', () => optim.cosineDecaySchedule({ initValue: 1, decaySteps: 0 }), /^optim\.cosineDecaySchedule: argument `decaySteps` must be a positive number, received number 0$/],
     [

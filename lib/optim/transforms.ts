@@ -10,7 +10,7 @@ import { booleanOption, checkOptions, numberOption } from '../core/options';
 import { flatten, unflatten } from '../core/tree';
 import * as np from '../numpy';
 import { asArray } from '../numpy/util';
-import { checkTransformation, globalNorm, GradientTransformation, increment, mapTrees, OptState, requireParams, transformation, zeroCount } from './base';
+import { checkTransformation, globalNorm, GradientTransformation, increment, leavesLike, mapTrees, OptState, requireParams, transformation, zeroCount } from './base';
 import { checkScalarOrSchedule, ScalarOrSchedule, Schedule } from './schedules';
 
 const unit = (v: number) => v >= 0 && v < 1;
@@ -153,18 +153,18 @@ export function masked(inner: GradientTransformation, mask: Mask, fn = 'optim.ma
     }
     return flags.flatMap((f, i) => (f ? [i] : []));
   };
-  const pick = (where: string, tree: unknown, arg: string, idx: number[]) => {
-    const [leaves] = flatten(tree, where, arg);
-    return idx.map((i) => leaves[i]);
+  const init = (params: unknown) => {
+    const [leaves] = flatten(params, fn, 'params');
+    return { inner: inner.init(selected(fn, params, 'params').map((i) => leaves[i])) };
   };
-  return transformation(fn, ['inner'], (params) => ({ inner: inner.init(pick(fn, params, 'params', selected(fn, params, 'params'))) }), (updates, state, params) => {
+  return transformation(fn, ['inner'], init, (updates, state, params) => {
     const up = `${fn}.update`;
-    const idx = selected(up, updates, 'updates');
     const [leaves, def] = flatten(updates, up, 'updates');
-    const sub = params === undefined ? undefined : pick(up, params, 'params', idx);
-    const [innerUpdates, innerState] = inner.update(idx.map((i) => leaves[i]), state.inner as OptState, sub);
+    const idx = selected(up, updates, 'updates');
+    const paramLeaves = params === undefined ? undefined : leavesLike(up, 'params', params, def, '`updates`');
+    const [innerUpdates, innerState] = inner.update(idx.map((i) => leaves[i]), state.inner as OptState, paramLeaves && idx.map((i) => paramLeaves[i]));
     const out = [...leaves];
-    idx.forEach((i, j) => (out[i] = (innerUpdates as unknown[])[j] as NDArray));
+    idx.forEach((i, j) => (out[i] = (innerUpdates as NDArray[])[j]));
     return [unflatten(def, out), { inner: innerState }];
   });
 }
