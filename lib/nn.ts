@@ -44,7 +44,9 @@ export function logsumexp(x: unknown, options: AxisOptions & { keepdims?: boolea
 export function softmax(x: unknown, options: AxisOptions = {}): NDArray {
   const a = np.astype(asArray('softmax', 'x', x), 'float32');
   const axes = normalizeAxes('softmax', options.axis ?? -1, a.ndim);
-  const e = np.exp(np.subtract(a, stableShift(a, axes)));
+  // As jax.nn.softmax: shift by the max without the finiteness guard of logsumexp (a row of only
+  // -inf gives NaN), so that the whole function is 3 kernels: max, exp + sum, divide.
+  const e = np.exp(np.subtract(a, lax.stopGradient(np.max(a, { axis: axes, keepdims: true }))));
   return np.divide(e, np.sum(e, { axis: axes, keepdims: true }));
 }
 

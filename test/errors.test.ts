@@ -190,6 +190,8 @@ describe('native layer', () => {
   // The addon is called directly: these programs bypass every TypeScript check (native/ABI.md).
   const addon = require(path.join(__dirname, '..', 'build', 'Release', 'metalgrad.node')) as {
     run(code: unknown, consts: unknown, bufs: unknown): void;
+    compile(code: unknown, consts: unknown): unknown;
+    execute(program: unknown, bufs: unknown): void;
   };
   const MAGIC = 0x4d47;
   const noConsts = new Float64Array(0);
@@ -242,6 +244,57 @@ describe('native layer', () => {
     const out = f32(-1, -1);
     expectThrows(() => addon.run(code, noConsts, [f32(1, 2), f32(3, 4), out]), [/step 1: unknown step kind 9/]);
     expect(Array.from(out)).toEqual([-1, -1]);
+  });
+
+  describe('compiled programs', () => {
+    test('a compiled program runs many times on different buffers', () => {
+      const program = addon.compile(addProgram(3), noConsts);
+      for (let i = 0; i < 3; i++) {
+        const out = new Float32Array(3);
+        addon.execute(program, [f32(i, i, i), f32(1, 2, 3), out]);
+        expect(Array.from(out)).toEqual([i + 1, i + 2, i + 3]);
+      }
+    });
+
+    test('a malformed program is rejected when compiled', () => {
+      expectThrows(() => addon.compile(Int32Array.from([MAGIC, 1, 1, 9, 0]), noConsts), [/^metalgrad native run: step 0: unknown step kind 9/]);
+      expectThrows(() => addon.compile([MAGIC, 1, 0], noConsts), [/^metalgrad native compile: code must be an Int32Array, received an array/], 'TypeError');
+    });
+
+    const program = addon.compile(addProgram(3), noConsts);
+    const bufferCases: [string, unknown[], RegExp][] = [
+      ['too few buffers', [f32(1, 2, 3)], /step 0 \(elementwise\): input 1 view uses buffer 1 but there are 1 buffers/],
+      ['a short output buffer', [f32(1, 2, 3), f32(1, 2, 3), new Float32Array(2)], /output 0 view reaches element 2 but buffer 2 has 2 elements/],
+      ['a buffer of the wrong dtype', [f32(1, 2, 3), new Int32Array(3), new Float32Array(3)], /input 1 view has dtype float32 but buffer 1 holds int32/],
+    ];
+    test.each(bufferCases)('execute rejects %s, touching nothing', (_name, bufs, message) => {
+      const before = bufs.map((b) => Array.from(b as Float32Array));
+      expectThrows(() => addon.execute(program, bufs), [/^metalgrad native run: /, message]);
+      expect(bufs.map((b) => Array.from(b as Float32Array))).toEqual(before);
+    });
+
+    const handleCases: [string, unknown][] = [
+      ['an object', {}],
+      ['a number', 3],
+      ['an Int32Array program', addProgram(3)],
+    ];
+    test.each(handleCases)('execute rejects %s as the program with a TypeError', (_name, handle) => {
+      expectThrows(() => addon.execute(handle, [f32(1), f32(1), f32(1)]), [/^metalgrad native execute: program must be a handle returned by compile\(\), received /], 'TypeError');
+    });
+
+    test('matmul operands that share storage are rejected on every run', () => {
+      // C[2x2] = A[2x2] B[2x2] with c in buffer 2; passing one typed array as both a and c must fail.
+      const mm = [0, 1, 2, 2, 2, 0, 0, 4, 2, 1, 1, 0, 4, 2, 1, 2, 0, 4, 2, 1];
+      const matmul = addon.compile(Int32Array.from([MAGIC, 1, 1, 4, mm.length, ...mm]), noConsts);
+      const a = f32(1, 2, 3, 4);
+      const c = new Float32Array(4);
+      addon.execute(matmul, [a, f32(1, 0, 0, 1), c]);
+      expect(Array.from(c)).toEqual([1, 2, 3, 4]);
+      expectThrows(() => addon.execute(matmul, [a, f32(1, 0, 0, 1), a]), [/step 0 \(matmul\): c overlaps operand a in memory/]);
+      const shared = new Float32Array(8);
+      expectThrows(() => addon.execute(matmul, [shared.subarray(0, 4), f32(1, 0, 0, 1), shared.subarray(2, 6)]), [/c overlaps operand a in memory/]);
+      addon.execute(matmul, [shared.subarray(0, 4), f32(1, 0, 0, 1), shared.subarray(4, 8)]);
+    });
   });
 
   test('the process survives many rejected programs and still computes', () => {

@@ -24,6 +24,22 @@ function settle(): NodeJS.MemoryUsage {
 }
 
 describe('memory', () => {
+  test('small arrays carved from shared slabs keep their own contents', () => {
+    // Sizes straddle the slab limits (64 and 1024 bytes) so both allocation paths interleave.
+    const sizes = [15, 16, 17, 100, 255, 256, 257, 300];
+    const kept = Array.from({ length: 2000 }, (_, i) => {
+      const n = sizes[i % sizes.length];
+      return { i, n, x: np.add(np.full([n], i), np.arange(n)) };
+    });
+    for (const { i, n, x } of kept) {
+      expect(x.shape).toEqual([n]);
+      const d = x.data();
+      expect(d.length).toBe(n);
+      for (let j = 0; j < n; j += 37) expect(d[j]).toBe(i + j);
+      expect(d[n - 1]).toBe(i + n - 1);
+    }
+  });
+
   test('100,000 jitted SGD steps on a 16-element parameter vector hold memory flat', () => {
     const n = 16;
     const target = np.array(Array.from({ length: n }, (_, i) => Math.sin(i)));

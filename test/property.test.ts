@@ -251,10 +251,11 @@ describe('shape functions', () => {
 describe('jit ≡ eager on random programs', () => {
   /**
    * A program is a list of instructions over a growing list of values; operands are indices taken
-   * modulo the number of values so far. Values start as x: [2, 3] and y: [3].
+   * modulo the number of values so far. Values start as x: [2, 3] and y: [3]. Under jit the
+   * elementwise chains fuse and reductions take them as prologues; eager runs every op alone.
    */
   type Instr = { op: number; a: number; b: number };
-  const instr = fc.record({ op: fc.integer({ min: 0, max: 13 }), a: fc.nat(), b: fc.nat() });
+  const instr = fc.record({ op: fc.integer({ min: 0, max: 15 }), a: fc.nat(), b: fc.nat() });
   const programArb = fc.array(instr, { minLength: 1, maxLength: 10 });
 
   function runProgram(program: Instr[], x: NDArray, y: NDArray): NDArray {
@@ -280,6 +281,9 @@ describe('jit ≡ eager on random programs', () => {
         () => np.reshape(u, [u.size]),
         () => np.mean(u),
         () => np.multiply(np.maximum(u, 0.1), 2),
+        // Reductions over leading axes (the fused column order) and over everything.
+        () => (u.ndim > 0 ? np.max(np.multiply(u, u), { axis: 0, keepdims: u.ndim > 1 }) : np.add(u, 1)),
+        () => np.min(np.subtract(np.exp(u), u)),
       ][op]();
       vals.push(next);
     }

@@ -4,10 +4,12 @@ import { allocate, DType, TypedArray } from '../core/dtype';
 import { Kernel } from '../compiler/kernel';
 import { Backend, Executable } from './backend';
 import { encodeProgram, Program } from './encode';
-import { native } from './native';
+import { native, NativeProgram } from './native';
 
 interface CpuExecutable extends Executable {
   program: Program;
+  /** The program decoded and validated by the addon; undefined when it has no steps. */
+  handle: NativeProgram | undefined;
 }
 
 export const cpuBackend: Backend = {
@@ -17,11 +19,12 @@ export const cpuBackend: Backend = {
   },
   compile(kernels: Kernel[]): CpuExecutable {
     const program = encodeProgram(kernels);
-    return { program, launches: program.code[2] };
+    const launches = program.code[2];
+    return { program, launches, handle: launches > 0 ? native().compile(program.code, program.consts) : undefined };
   },
   dispatch(exe: Executable, bufs: TypedArray[]): void {
-    const { program } = exe as CpuExecutable;
-    if (program.code[2] > 0) native().run(program.code, program.consts, bufs);
+    const { handle } = exe as CpuExecutable;
+    if (handle !== undefined) native().execute(handle, bufs);
   },
 };
 

@@ -1,28 +1,76 @@
 /**
  * @file Eager evaluation: the bottom of the trace stack. Each primitive is lowered to kernels and run
- * on the native CPU path immediately.
+ * on the native CPU path immediately. The lowering of a (primitive, params, input avals) signature is
+ * compiled once and cached, so a repeated eager op costs one buffer allocation and one native call.
  */
 
+import { ShapedArray } from '../core/aval';
 import { ConcreteArray } from '../core/concrete';
 import { TypedArray } from '../core/dtype';
 import { installEvalTrace, Trace, Value } from '../core/trace';
 import { primitiveDef } from '../primitives';
 import { Params, Prim } from '../primitives/types';
+import { Executable } from './backend';
 import { defaultBackend } from './cpu';
+
+/** A compiled eager op: buffers are [inputs, outputs, temps]; `aliases[o]` is the input output o shares. */
+interface EagerOp {
+  outAvals: ShapedArray[];
+  temps: ShapedArray[];
+  aliases: (number | undefined)[];
+  exe: Executable;
+}
+
+const MAX_CACHED = 4096;
+const cache = new Map<string, EagerOp>();
+
+/** A cache key for params made of numbers, strings, booleans, null and arrays of them; else undefined. */
+function paramsKey(params: object): string | undefined {
+  for (const v of Object.values(params)) {
+    if (v !== null && typeof v === 'object' && !(Array.isArray(v) && v.every((e) => e === null || typeof e !== 'object'))) {
+      return undefined;
+    }
+  }
+  return JSON.stringify(params);
+}
+
+function compileOp<P extends Prim>(prim: P, inAvals: ShapedArray[], params: Params[P]): EagerOp {
+  const backend = defaultBackend();
+  const def = primitiveDef(prim);
+  const outAvals = def.abstractEval(inAvals, params);
+  const { kernels, temps } = def.lower(inAvals, outAvals, params);
+  const aliases: (number | undefined)[] = outAvals.map(() => undefined);
+  for (const k of kernels) if (k.kind === 'alias') aliases[k.output - inAvals.length] = k.input;
+  return { outAvals, temps, aliases, exe: backend.compile(kernels) };
+}
+
+function eagerOp<P extends Prim>(prim: P, args: ConcreteArray[], params: Params[P]): EagerOp {
+  const inAvals = args.map((a) => a.aval);
+  const pk = paramsKey(params);
+  if (pk === undefined) return compileOp(prim, inAvals, params);
+  let key = prim + pk;
+  for (const a of inAvals) key += a.toString();
+  let op = cache.get(key);
+  if (op === undefined) {
+    op = compileOp(prim, inAvals, params);
+    if (cache.size >= MAX_CACHED) cache.clear();
+    cache.set(key, op);
+  }
+  return op;
+}
 
 export function executeEager<P extends Prim>(prim: P, args: ConcreteArray[], params: Params[P]): ConcreteArray[] {
   const backend = defaultBackend();
-  const def = primitiveDef(prim);
-  const inAvals = args.map((a) => a.aval);
-  const outAvals = def.abstractEval(inAvals, params);
-  const { kernels, temps } = def.lower(inAvals, outAvals, params);
+  const { outAvals, temps, aliases, exe } = eagerOp(prim, args, params);
+  const bufs: TypedArray[] = args.map((a) => a.buffer);
+  for (let i = 0; i < outAvals.length; ++i) {
+    const alias = aliases[i];
+    bufs.push(alias === undefined ? backend.allocate(outAvals[i].dtype, outAvals[i].size) : bufs[alias]);
+  }
+  for (const t of temps) bufs.push(backend.allocate(t.dtype, t.size));
+  if (exe.launches > 0) backend.dispatch(exe, bufs);
   const n = args.length;
-  const bufs: (TypedArray | undefined)[] = args.map((a) => a.buffer);
-  for (const k of kernels) if (k.kind === 'alias') bufs[k.output] = bufs[k.input];
-  outAvals.forEach((a, i) => (bufs[n + i] ??= backend.allocate(a.dtype, a.size)));
-  temps.forEach((a, i) => (bufs[n + outAvals.length + i] = backend.allocate(a.dtype, a.size)));
-  backend.dispatch(backend.compile(kernels), bufs as TypedArray[]);
-  return outAvals.map((a, i) => new ConcreteArray(a, bufs[n + i] as TypedArray));
+  return outAvals.map((a, i) => new ConcreteArray(a, bufs[n + i]));
 }
 
 class EvalTrace extends Trace {

@@ -25,7 +25,7 @@ export function encodeProgram(kernels: Kernel[]): Program {
     let kind: number;
     switch (k.kind) {
       case 'elementwise': {
-        kind = 1;
+        kind = k.reduce ? 5 : 1;
         const base = consts.length;
         consts.push(...k.consts);
         p.push(k.shape.length, ...k.shape, k.inputs.length, k.outputs.length, k.nregs, k.instrs.length);
@@ -41,6 +41,7 @@ export function encodeProgram(kernels: Kernel[]): Program {
         for (const ins of k.instrs) {
           p.push(OPCODE.get(ins.op) as number, DTYPE_CODE[ins.kind], ins.dst, ins.op === 'const' ? ins.a + base : ins.a, ins.b, ins.c);
         }
+        if (k.reduce) p.push(REDUCE_OP[k.reduce.op], k.reduce.reg, k.reduce.axes.length, ...k.reduce.axes, k.reduce.output.arg, k.reduce.output.offset);
         break;
       }
       case 'reduce':

@@ -5,7 +5,15 @@ import * as path from 'path';
 import { TypedArray } from '../core/dtype';
 import { SCALAR_OPS } from '../compiler/kernel';
 
+/** A decoded, validated step program held by the addon (opaque to JS). */
+export type NativeProgram = { readonly __nativeProgram: unique symbol };
+
 export interface NativeAddon {
+  /** Decodes and validates a step program once. */
+  compile(code: Int32Array, consts: Float64Array): NativeProgram;
+  /** Checks `bufs` against everything `program` touches, then runs it. */
+  execute(program: NativeProgram, bufs: TypedArray[]): void;
+  /** compile + execute, for one-off programs. */
   run(code: Int32Array, consts: Float64Array, bufs: TypedArray[]): void;
   scalarOps(): string[];
   abiVersion: number;

@@ -9,7 +9,7 @@ import { ShapedArray } from '../core/aval';
 import { contiguousStrides, shapesEqual } from '../core/shape';
 import { Atom, Eqn, Jaxpr, Literal, Var } from '../ir/jaxpr';
 import { primitiveDef } from '../primitives';
-import { ElementwiseKernel, Instr, View } from './kernel';
+import { ElementwiseKernel, ElementwiseReduce, Instr, ReduceKernel, View } from './kernel';
 
 /** Most buffers one fused kernel may read (keeps the native argument list and register file small). */
 export const MAX_KERNEL_INPUTS = 16;
@@ -23,10 +23,29 @@ export interface FusedGroup {
   eqns: Eqn[];
   /** Atoms read from outside the group, in kernel-input order. */
   inputs: Atom[];
-  /** Values stored for use outside the group. */
+  /** Values stored for use outside the group (a fused reduction's result last). */
   outputs: Var[];
   /** The kernel, with args numbered [inputs..., outputs...]. */
   kernel: ElementwiseKernel;
+}
+
+/** A reduction that can take a group's value as its prologue. */
+interface ReduceTail {
+  eqn: Eqn;
+  kernel: ReduceKernel;
+}
+
+/**
+ * The reduction an equation lowers to, if it reads its operand as a whole contiguous array and
+ * writes a contiguous result (so a group computing the operand can feed it registers instead).
+ */
+function reduceTail(eqn: Eqn): ReduceTail | null {
+  if (eqn.outs.length !== 1 || eqn.inputs.length !== 1 || !(eqn.inputs[0] instanceof Var)) return null;
+  const lowering = primitiveDef(eqn.prim).lower(eqn.inputs.map((a) => a.aval), [eqn.outs[0].aval], eqn.params as never);
+  if (lowering.temps.length > 0 || lowering.kernels.length !== 1) return null;
+  const k = lowering.kernels[0];
+  if (k.kind !== 'reduce' || k.output.offset !== 0 || !isIdentityView(k.input, k.shape)) return null;
+  return { eqn, kernel: k };
 }
 
 /** The single elementwise kernel an equation lowers to, if it is fusible over `shape`. */
@@ -93,8 +112,13 @@ class GroupBuilder {
     return i < 0 ? undefined : i;
   }
 
-  /** Finishes the kernel, storing `outputs` (values used outside the group). */
-  finish(outputs: Var[]): FusedGroup {
+  /** Whether `tail` can reduce a value of this group (same shape, reading it as a whole). */
+  canReduce(tail: ReduceTail): boolean {
+    return this.produces(tail.eqn.inputs[0] as Var) && shapesEqual(tail.kernel.shape, this.shape);
+  }
+
+  /** Finishes the kernel, storing `outputs` (values used outside the group) and reducing for `tail`. */
+  finish(outputs: Var[], tail?: ReduceTail): FusedGroup {
     const nin = this.inputs.length;
     let nextReg = nin;
     this.regOf.clear();
@@ -130,7 +154,14 @@ class GroupBuilder {
       this.regOf.set(eqn.outs[0], map.get(kernel.outputs[0].reg) as number);
     }
     const full = contiguousStrides(this.shape);
-    const kernel: ElementwiseKernel = {
+    const reduce: ElementwiseReduce | undefined = tail && {
+      op: tail.kernel.op,
+      dtype: tail.kernel.dtype,
+      reg: this.regOf.get(tail.eqn.inputs[0] as Var) as number,
+      axes: [...tail.kernel.axes],
+      output: { arg: nin + outputs.length, offset: 0 },
+    };
+    const kernel: ElementwiseKernel = allocateRegisters({
       kind: 'elementwise',
       shape: [...this.shape],
       inputs: this.inputs.map((x) => ({ dtype: x.dtype, view: x.view })),
@@ -138,9 +169,78 @@ class GroupBuilder {
       nregs: nextReg,
       instrs: this.instrs,
       consts: this.consts,
-    };
-    return { eqns: this.eqns, inputs: this.inputs.map((x) => x.atom), outputs, kernel };
+      ...(reduce ? { reduce } : {}),
+    });
+    if (!tail) return { eqns: this.eqns, inputs: this.inputs.map((x) => x.atom), outputs, kernel };
+    return { eqns: [...this.eqns, tail.eqn], inputs: this.inputs.map((x) => x.atom), outputs: [...outputs, tail.eqn.outs[0]], kernel };
   }
+}
+
+/**
+ * Renumbers the registers of a kernel whose instructions each define a fresh register so that a
+ * register is reused once its value is dead: the CPU interpreter then keeps fewer tiles live (they
+ * stay in L1) and generated MSL declares fewer temporaries. Input registers keep their numbers; an
+ * instruction never writes a register it reads, and stored registers stay live to the end.
+ */
+export function allocateRegisters(k: ElementwiseKernel): ElementwiseKernel {
+  const nin = k.inputs.length;
+  const lastUse = new Map<number, number>();
+  k.instrs.forEach((ins, i) => {
+    if (ins.op === 'const') return;
+    for (const r of [ins.a, ins.op === 'convert' ? -1 : ins.b, ins.c]) if (r >= 0) lastUse.set(r, i);
+  });
+  for (const o of k.outputs) lastUse.set(o.reg, Infinity);
+  if (k.reduce) lastUse.set(k.reduce.reg, Infinity);
+  const renamed = new Map<number, number>();
+  for (let r = 0; r < nin; r++) renamed.set(r, r);
+  const free: number[] = [];
+  let nregs = nin;
+  const instrs = k.instrs.map((ins, i) => {
+    const reg = (r: number): number => (r < 0 ? r : (renamed.get(r) as number));
+    const out: Instr = { ...ins, a: ins.op === 'const' ? ins.a : reg(ins.a), b: ins.op === 'convert' ? ins.b : reg(ins.b), c: reg(ins.c) };
+    out.dst = free.length > 0 ? (free.pop() as number) : nregs++;
+    // Operands whose last use is this instruction free their registers for later instructions.
+    if (ins.op !== 'const') {
+      for (const r of new Set([ins.a, ins.op === 'convert' ? -1 : ins.b, ins.c])) {
+        if (r >= nin && lastUse.get(r) === i) free.push(renamed.get(r) as number);
+      }
+    }
+    renamed.set(ins.dst, out.dst);
+    // A value nobody reads is dead at once.
+    if (!lastUse.has(ins.dst)) free.push(out.dst);
+    return out;
+  });
+  const out: ElementwiseKernel = { ...k, instrs, nregs, outputs: k.outputs.map((o) => ({ ...o, reg: renamed.get(o.reg) as number })) };
+  if (k.reduce) out.reduce = { ...k.reduce, reg: renamed.get(k.reduce.reg) as number };
+  return out;
+}
+
+/**
+ * Reorders equations so that fusible ones sit next to each other: each fusible equation is delayed
+ * until just before the first equation that needs it (or the end), so a transpose or broadcast
+ * computed early joins the elementwise group of its consumer. Dependencies are kept (a delayed
+ * equation is emitted after its own delayed inputs, in the original order).
+ */
+function scheduleForFusion(eqns: Eqn[], kernels: (ElementwiseKernel | null)[]): number[] {
+  const producer = new Map<Var, number>();
+  eqns.forEach((e, i) => e.outs.forEach((v) => producer.set(v, i)));
+  const delayed = new Set<number>();
+  const order: number[] = [];
+  const emit = (i: number): void => {
+    if (!delayed.delete(i)) return;
+    for (const a of eqns[i].inputs) if (a instanceof Var && producer.has(a)) emit(producer.get(a) as number);
+    order.push(i);
+  };
+  eqns.forEach((e, i) => {
+    if (kernels[i]) {
+      delayed.add(i);
+      return;
+    }
+    for (const a of e.inputs) if (a instanceof Var && producer.has(a)) emit(producer.get(a) as number);
+    order.push(i);
+  });
+  for (const i of [...delayed].sort((a, b) => a - b)) emit(i);
+  return order;
 }
 
 /** Splits a jaxpr's equations into steps, fusing runs of elementwise equations. */
@@ -149,28 +249,39 @@ export function fuse(jaxpr: Jaxpr): Step[] {
   const uses = new Map<Var, number>();
   const outsOfJaxpr = new Set(jaxpr.outs.filter((o): o is Var => o instanceof Var));
   let group: GroupBuilder | null = null;
-  const closeGroup = (): void => {
-    if (!group) return;
+  /** Closes the open group, with `tail` reducing one of its values when given. */
+  const closeGroup = (tail?: ReduceTail): void => {
+    if (!group) {
+      if (tail) steps.push({ kind: 'eqn', eqn: tail.eqn });
+      return;
+    }
     const g = group;
     group = null;
-    if (g.eqns.length === 1) {
-      steps.push({ kind: 'eqn', eqn: g.eqns[0] });
-      return;
-    }
-    const internalUses = new Map<Var, number>();
-    for (const e of g.eqns) for (const a of e.inputs) if (a instanceof Var && g.produces(a)) internalUses.set(a, (internalUses.get(a) ?? 0) + 1);
-    const outputs = g.eqns.map((e) => e.outs[0]).filter((v) => outsOfJaxpr.has(v) || (uses.get(v) ?? 0) > (internalUses.get(v) ?? 0));
-    if (g.inputs.length + outputs.length > MAX_KERNEL_BUFFERS) {
-      // Too many stored values for one kernel: leave this run unfused (rare: most values stay internal).
+    const unfused = (): void => {
       for (const eqn of g.eqns) steps.push({ kind: 'eqn', eqn });
-      return;
-    }
-    steps.push({ kind: 'fused', group: g.finish(outputs) });
+      if (tail) steps.push({ kind: 'eqn', eqn: tail.eqn });
+    };
+    if (g.eqns.length === 1 && !tail) return unfused();
+    const internalUses = new Map<Var, number>();
+    for (const e of tail ? [...g.eqns, tail.eqn] : g.eqns) for (const a of e.inputs) if (a instanceof Var && g.produces(a)) internalUses.set(a, (internalUses.get(a) ?? 0) + 1);
+    const outputs = g.eqns.map((e) => e.outs[0]).filter((v) => outsOfJaxpr.has(v) || (uses.get(v) ?? 0) > (internalUses.get(v) ?? 0));
+    // Too many stored values for one kernel: leave this run unfused (rare: most values stay internal).
+    if (g.inputs.length + outputs.length + (tail ? 1 : 0) > MAX_KERNEL_BUFFERS) return unfused();
+    steps.push({ kind: 'fused', group: g.finish(outputs, tail) });
   };
   for (const e of jaxpr.eqns) for (const a of e.inputs) if (a instanceof Var) uses.set(a, (uses.get(a) ?? 0) + 1);
-  for (const eqn of jaxpr.eqns) {
-    const kernel = fusibleKernel(eqn);
+  const kernels = jaxpr.eqns.map(fusibleKernel);
+  for (const i of scheduleForFusion(jaxpr.eqns, kernels)) {
+    const eqn = jaxpr.eqns[i];
+    const kernel = kernels[i];
     if (!kernel) {
+      // A reduction of a value the open group computes joins the group: the group's program becomes
+      // the reduction's prologue, so the reduced operand never goes to memory.
+      const tail = group ? reduceTail(eqn) : null;
+      if (tail && (group as GroupBuilder).canReduce(tail)) {
+        closeGroup(tail);
+        continue;
+      }
       closeGroup();
       steps.push({ kind: 'eqn', eqn });
       continue;

@@ -39,6 +39,21 @@ export interface ElementwiseKernel {
   nregs: number;
   instrs: Instr[];
   consts: number[];
+  /**
+   * A reduction fused onto the program (its prologue): register `reg` is also reduced over `axes`
+   * of `shape` into `output`, contiguous over the kept axes in order. Every index of `shape` is
+   * still visited once, so `outputs` are stored as usual.
+   */
+  reduce?: ElementwiseReduce;
+}
+
+export interface ElementwiseReduce {
+  op: ReduceKernel['op'];
+  /** The kind of `reg` and the output's dtype. */
+  dtype: DType;
+  reg: number;
+  axes: number[];
+  output: { arg: number; offset: number };
 }
 
 export interface ReduceKernel {
@@ -87,7 +102,7 @@ export type Kernel = ElementwiseKernel | ReduceKernel | ArgReduceKernel | Matmul
 export function kernelArgs(k: Kernel): { reads: number[]; writes: number[] } {
   switch (k.kind) {
     case 'elementwise':
-      return { reads: k.inputs.map((i) => i.view.arg), writes: k.outputs.map((o) => o.view.arg) };
+      return { reads: k.inputs.map((i) => i.view.arg), writes: [...k.outputs.map((o) => o.view.arg), ...(k.reduce ? [k.reduce.output.arg] : [])] };
     case 'reduce':
     case 'argreduce':
       return { reads: [k.input.arg], writes: [k.output.arg] };
@@ -107,6 +122,7 @@ export function remapKernel(k: Kernel, f: (arg: number) => number): Kernel {
         ...k,
         inputs: k.inputs.map((i) => ({ ...i, view: v(i.view) })),
         outputs: k.outputs.map((o) => ({ ...o, view: v(o.view) })),
+        ...(k.reduce ? { reduce: { ...k.reduce, output: { ...k.reduce.output, arg: f(k.reduce.output.arg) } } } : {}),
       };
     case 'reduce':
     case 'argreduce':

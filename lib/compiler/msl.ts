@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DType, DTYPES, SHORT_NAME } from '../core/dtype';
 import { contiguousStrides, sizeOf } from '../core/shape';
-import { ArgReduceKernel, ElementwiseKernel, Instr, Kernel, MatmulKernel, ReduceKernel, ScalarOp, View } from './kernel';
+import { ArgReduceKernel, ElementwiseKernel, ElementwiseReduce, Instr, Kernel, MatmulKernel, ReduceKernel, ScalarOp, View } from './kernel';
 
 type Form = 'copy' | 'const' | 'convert' | 'unary' | 'binary' | 'compare' | 'select';
 const F: DType[] = ['float32'];
@@ -98,7 +98,7 @@ export function generateMslKernel(kernel: Kernel, name: string): string {
   if (nbufs > MSL_MAX_BUFFERS) throw new Error(`generateMsl: kernel ${name} takes ${nbufs} buffers; Metal binds at most ${MSL_MAX_BUFFERS}`);
   switch (kernel.kind) {
     case 'elementwise':
-      return elementwise(kernel, name);
+      return kernel.reduce ? elementwiseReduce(kernel, kernel.reduce, name) : elementwise(kernel, name);
     case 'reduce':
       return reduce(kernel, name);
     case 'argreduce':
@@ -114,7 +114,11 @@ export function generateMslKernel(kernel: Kernel, name: string): string {
 export function mslBindings(kernel: Kernel): MslBinding[] {
   switch (kernel.kind) {
     case 'elementwise':
-      return [...kernel.inputs.map((i) => ({ arg: i.view.arg, dtype: i.dtype, writes: false })), ...kernel.outputs.map((o) => ({ arg: o.view.arg, dtype: o.dtype, writes: true }))];
+      return [
+        ...kernel.inputs.map((i) => ({ arg: i.view.arg, dtype: i.dtype, writes: false })),
+        ...kernel.outputs.map((o) => ({ arg: o.view.arg, dtype: o.dtype, writes: true })),
+        ...(kernel.reduce ? [{ arg: kernel.reduce.output.arg, dtype: kernel.reduce.dtype, writes: true }] : []),
+      ];
     case 'reduce':
       return [{ arg: kernel.input.arg, dtype: kernel.dtype, writes: false }, { arg: kernel.output.arg, dtype: kernel.dtype, writes: true }];
     case 'argreduce':
@@ -130,6 +134,7 @@ export function mslBindings(kernel: Kernel): MslBinding[] {
 export function mslThreads(kernel: Kernel): number {
   switch (kernel.kind) {
     case 'elementwise':
+      if (kernel.reduce) return sizeOf(kernel.shape.filter((_, d) => !kernel.reduce?.axes.includes(d)));
       return kernel.outputs.length === 0 ? 0 : sizeOf(kernel.shape);
     case 'reduce':
       return sizeOf(kernel.shape.filter((_, d) => !kernel.axes.includes(d)));
@@ -274,12 +279,18 @@ function instrExpr(k: ElementwiseKernel, ins: Instr, name: (r: number) => string
   }
 }
 
-function elementwise(k: ElementwiseKernel, name: string): string {
-  const numel = sizeOf(k.shape);
+/** The views of an elementwise kernel (inputs, then outputs), checked against its rank. */
+function programViews(k: ElementwiseKernel): View[] {
   const views = [...k.inputs.map((i) => i.view), ...k.outputs.map((o) => o.view)];
   for (const v of views) {
     if (v.strides.length !== k.shape.length) throw new Error(`generateMsl: a view of arg ${v.arg} has ${v.strides.length} strides for a rank-${k.shape.length} shape`);
   }
+  return views;
+}
+
+function elementwise(k: ElementwiseKernel, name: string): string {
+  const numel = sizeOf(k.shape);
+  const views = programViews(k);
   const { dims, strides } = collapse(k.shape, views);
   // Contiguous: each view is the whole shape in row-major order, or one broadcast element.
   const full = contiguousStrides(dims);
@@ -306,7 +317,18 @@ function elementwise(k: ElementwiseKernel, name: string): string {
     index = (i) => indexExpr(views[i].offset, strides[i], vars);
   }
 
-  // Registers are SSA values `r<reg>`; a register written twice gets `r<reg>_<n>`.
+  const program = emitProgram(k, lines, index, '  ');
+  k.outputs.forEach((out, o) => program.store(o));
+  lines.push('}', '');
+  return lines.join('\n');
+}
+
+/**
+ * Emits the loads, instructions and (through `store`) output stores of an elementwise program at
+ * the element `index(view)` addresses. Registers are SSA values `r<reg>`; a register written twice
+ * gets `r<reg>_<n>`.
+ */
+function emitProgram(k: ElementwiseKernel, lines: string[], index: (view: number) => string, pad: string) {
   const types = new Map<number, DType>();
   const names = new Map<number, string>();
   const writes = new Map<number, number>();
@@ -325,7 +347,7 @@ function elementwise(k: ElementwiseKernel, name: string): string {
     const id = count === 0 ? `r${r}` : `r${r}_${count}`;
     types.set(r, t);
     names.set(r, id);
-    lines.push(`  const ${REG_TYPE[t]} ${id} = ${rhs};`);
+    lines.push(`${pad}const ${REG_TYPE[t]} ${id} = ${rhs};`);
   };
   k.inputs.forEach((inp, i) => define(i, inp.dtype, load(`in${i}`, index(i), inp.dtype)));
   k.instrs.forEach((ins, at) => {
@@ -333,12 +355,15 @@ function elementwise(k: ElementwiseKernel, name: string): string {
     const t = OP_INFO[ins.op].form === 'compare' ? 'bool' : ins.kind;
     define(ins.dst, t, instrExpr(k, ins, nameOf));
   });
-  k.outputs.forEach((out, o) => {
-    if (typeOf(out.reg) !== out.dtype) throw new Error(`generateMsl: output ${o} is ${out.dtype} but stores r${out.reg}, which holds ${typeOf(out.reg)}`);
-    lines.push(`  out${o}[${index(k.inputs.length + o)}] = ${store(nameOf(out.reg), out.dtype)};`);
-  });
-  lines.push('}', '');
-  return lines.join('\n');
+  return {
+    nameOf,
+    typeOf,
+    store(o: number): void {
+      const out = k.outputs[o];
+      if (typeOf(out.reg) !== out.dtype) throw new Error(`generateMsl: output ${o} is ${out.dtype} but stores r${out.reg}, which holds ${typeOf(out.reg)}`);
+      lines.push(`${pad}out${o}[${index(k.inputs.length + o)}] = ${store(nameOf(out.reg), out.dtype)};`);
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -397,6 +422,43 @@ function reduce(k: ReduceKernel, name: string): string {
     for (let d = red.dims.length - 1; d >= 0; d--) lines.push(`${'  '.repeat(d + 1)}}`);
   }
   lines.push(`  out0[${k.output.offset === 0 ? 'gid' : `${k.output.offset} + gid`}] = ${store('acc', k.dtype)};`, '}', '');
+  return lines.join('\n');
+}
+
+/**
+ * An elementwise program with a fused reduction: one thread per reduction output loops over the
+ * reduced axes, running the program (and its element stores) at each index and folding register
+ * `r.reg` into the accumulator.
+ */
+function elementwiseReduce(k: ElementwiseKernel, r: ElementwiseReduce, name: string): string {
+  if (r.dtype === 'bool' && (r.op === 'sum' || r.op === 'prod')) throw new Error(`generateMsl: reduce ${r.op} is not defined on bool`);
+  const views = programViews(k);
+  const live = k.shape.map((_, d) => d).filter((d) => k.shape[d] !== 1);
+  const keptDims = live.filter((d) => !r.axes.includes(d));
+  const redDims = live.filter((d) => r.axes.includes(d));
+  const outCount = sizeOf(keptDims.map((d) => k.shape[d]));
+  const lines = [
+    `// ${name}: elementwise over [${k.shape.join(', ')}] (${k.instrs.length} instruction${k.instrs.length === 1 ? '' : 's'}) fused into reduce_${r.op} over axes [${r.axes.join(', ')}], one thread per output element`,
+    signature(name, k),
+  ];
+  const outName = `out${k.outputs.length}`;
+  if (outCount === 0) return [...lines, '  // nothing to compute', '}', ''].join('\n');
+  const oVars = indexVars(keptDims.length, 'o');
+  const jVars = redDims.map((_, i) => `j${i}`);
+  lines.push(`  if (gid >= ${outCount}u) return;`, ...decompose(keptDims.map((d) => k.shape[d]), oVars));
+  lines.push(`  ${REG_TYPE[r.dtype]} acc = ${identity(r.op, r.dtype)};`);
+  const total = sizeOf(redDims.map((d) => k.shape[d]));
+  if (total > 0) {
+    redDims.forEach((d, i) => lines.push(`${'  '.repeat(i + 1)}for (int ${jVars[i]} = 0; ${jVars[i]} < ${k.shape[d]}; ++${jVars[i]}) {`));
+    const pad = '  '.repeat(redDims.length + 1);
+    const index = (i: number): string => indexExpr(views[i].offset, [...keptDims, ...redDims].map((d) => views[i].strides[d]), [...oVars, ...jVars]);
+    const program = emitProgram(k, lines, index, pad);
+    k.outputs.forEach((_, o) => program.store(o));
+    if (program.typeOf(r.reg) !== r.dtype) throw new Error(`generateMsl: the reduction is ${r.dtype} but reads r${r.reg}, which holds ${program.typeOf(r.reg)}`);
+    lines.push(`${pad}acc = mg_${REDUCE_SCALAR_OP[r.op]}(acc, ${program.nameOf(r.reg)});`);
+    for (let i = redDims.length - 1; i >= 0; i--) lines.push(`${'  '.repeat(i + 1)}}`);
+  }
+  lines.push(`  ${outName}[${r.output.offset === 0 ? 'gid' : `${r.output.offset} + gid`}] = ${store('acc', r.dtype)};`, '}', '');
   return lines.join('\n');
 }
 

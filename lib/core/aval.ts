@@ -23,8 +23,9 @@ export class ShapedArray {
   equals(o: ShapedArray): boolean {
     return this.dtype === o.dtype && this.weakType === o.weakType && this.shape.length === o.shape.length && this.shape.every((d, i) => d === o.shape[i]);
   }
-  /** A cache key: `f32[3,4]` (weak types add a `~`). */
+  /** A cache key: `f32[3,4]` (weak types add a `~`); computed once, avals are immutable. */
   toString(): string {
-    return `${SHORT_NAME[this.dtype]}[${this.shape.join(',')}]${this.weakType ? '~' : ''}`;
+    return (this.key ??= `${SHORT_NAME[this.dtype]}[${this.shape.join(',')}]${this.weakType ? '~' : ''}`);
   }
+  private key: string | undefined;
 }

@@ -57,11 +57,19 @@ function transposeOperand(ct: Value, y: Value, x: ShapedArray, xd: { contract: n
   const xFree = freeDims(x.ndim, xd.contract, xd.batch);
   const yFree = freeDims(y.ndim, yd.contract, yd.batch);
   const ctYFree = yFree.map((_, i) => nb + (xFirst ? xFree.length + i : i));
+  // Contracting ct with y leaves [batch..., x free (ct's remaining axes)..., y's remaining axes
+  // (= yd.contract sorted, which pair with x's contracting axes)]; with the operands swapped, the
+  // two groups trade places. Take the order that needs no transpose when there is one (e.g. the
+  // weight gradient x^T ct of a matmul), since the GEMM reads either operand order for free.
+  const yRest = [...yd.contract].sort((a, b) => a - b).map((a) => xd.contract[yd.contract.indexOf(a)]);
+  const ctFirst = [...xd.batch, ...xFree, ...yRest];
+  const yFirst = [...xd.batch, ...yRest, ...xFree];
+  const isIdentity = (p: number[]): boolean => p.every((v, i) => v === i);
+  if (!isIdentity(ctFirst) && isIdentity(yFirst)) {
+    return lax.dotGeneral(y, ct, { lhsContract: yFree, rhsContract: ctYFree, lhsBatch: yd.batch, rhsBatch: range(nb) });
+  }
   const r = lax.dotGeneral(ct, y, { lhsContract: ctYFree, rhsContract: yFree, lhsBatch: range(nb), rhsBatch: yd.batch });
-  // r's axes: [batch..., x free (ct's remaining axes, in order)..., y's remaining (= yd.contract sorted)].
-  const yRest = [...yd.contract].sort((a, b) => a - b);
-  const order = [...xd.batch, ...xFree, ...yRest.map((a) => xd.contract[yd.contract.indexOf(a)])];
-  return lax.transpose(r, inverse(order));
+  return lax.transpose(r, inverse(ctFirst));
 }
 
 /** Groups `axes` of a contiguous operand into one (size, stride), or null when not collapsible. */

@@ -10,6 +10,7 @@ import { ConcreteArray } from '../core/concrete';
 import { Tracer, isTopLevel, Value } from '../core/trace';
 import { flatten, TreeDef, unflatten } from '../core/tree';
 import { cse } from '../compiler/cse';
+import { simplify } from '../compiler/simplify';
 import { dce } from '../compiler/dce';
 import { KernelInfo, Plan } from '../compiler/plan';
 import { ClosedJaxpr } from '../ir/jaxpr';
@@ -74,13 +75,16 @@ export function jit<F extends (...args: any[]) => any>(f: F, options: JitOptions
   }
   const cache = new Map<string, Compiled>();
 
+  const noStatics = new Set<number>();
   const prepare = (args: unknown[]) => {
-    const statics = new Set(staticArgnums.map((a) => (a < 0 ? a + args.length : a)));
+    const statics = staticArgnums.length === 0 ? noStatics : new Set(staticArgnums.map((a) => (a < 0 ? a + args.length : a)));
     for (const s of statics) if (s < 0 || s >= args.length) throw new RangeError(`jit: staticArgnums ${s} is out of range for a call with ${args.length} argument(s)`);
-    const dynamic = args.filter((_, i) => !statics.has(i));
+    const dynamic = statics.size === 0 ? args : args.filter((_, i) => !statics.has(i));
     const [leaves, def] = flatten(dynamic, 'jit', statics.size ? 'non-static args' : 'args');
     const values = leaves.map((l, i) => leafToValue('jit', `args leaf ${i}`, l));
-    const key = `${def}|${values.map((v) => v.aval.toString()).join(',')}|${[...statics].sort().map((i) => staticKey('jit', args[i])).join(',')}`;
+    let key = `${def}|`;
+    for (const v of values) key += `${v.aval.toString()},`;
+    if (statics.size > 0) key += `|${[...statics].sort().map((i) => staticKey('jit', args[i])).join(',')}`;
     const rebuild = (xs: Value[]): unknown[] => {
       const dyn = unflatten<unknown[]>(def, xs);
       let j = 0;
@@ -93,7 +97,7 @@ export function jit<F extends (...args: any[]) => any>(f: F, options: JitOptions
     const store: { out?: TreeDef } = {};
     const inAvals = values.map((v) => v.aval as ShapedArray);
     const traced = traceToJaxpr((...xs) => flattenResult('jit', f(...rebuild(xs)), store), inAvals, 'jit');
-    const jaxpr = dce(cse(traced.jaxpr));
+    const jaxpr = dce(simplify(cse(traced.jaxpr)));
     const consts = jaxpr.constvars.map((v) => traced.consts[traced.jaxpr.constvars.indexOf(v)]);
     const closed = new ClosedJaxpr(jaxpr, consts);
     return { closed, plan: Plan.build(closed), outDef: store.out as TreeDef };

@@ -9,14 +9,25 @@
 
 namespace metalgrad::cpu {
 
+std::shared_ptr<const Program> compile(const int32_t* code, size_t code_len, const double* consts,
+                                       size_t nconsts) {
+  return std::make_shared<const Program>(decode_program(code, code_len, consts, nconsts));
+}
+
 void run(const int32_t* code, size_t code_len, const double* consts, size_t nconsts,
          const BufferDesc* bufs, size_t nbufs) {
-  const Program prog = decode_program(code, code_len, nconsts, bufs, nbufs);
+  execute(*compile(code, code_len, consts, nconsts), bufs, nbufs);
+}
+
+void execute(const Program& prog, const BufferDesc* bufs, size_t nbufs) {
+  check_buffers(prog, bufs, nbufs);
+  const double* consts = prog.consts.data();
   for (const Step& step : prog.steps) {
     if (auto* s = std::get_if<ElementwiseStep>(&step)) run_elementwise(*s, consts, bufs);
     else if (auto* s = std::get_if<ReduceStep>(&step)) run_reduce(*s, bufs);
     else if (auto* s = std::get_if<ArgReduceStep>(&step)) run_argreduce(*s, bufs);
     else if (auto* s = std::get_if<MatmulStep>(&step)) run_matmul(*s, bufs);
+    else if (auto* s = std::get_if<ElementwiseReduceStep>(&step)) run_elementwise_reduce(*s, consts, bufs);
   }
 }
 

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,9 +18,18 @@ struct BufferDesc {
   int dtype;
 };
 
-// Validates the whole step program of native/ABI.md, then executes its steps in order.
-// Throws std::invalid_argument (naming the step and field) before touching any buffer
-// if the program is malformed.
+struct Program;
+
+// Decodes and validates the step program of native/ABI.md once (consts are copied). Throws
+// std::invalid_argument naming the step and field if it is malformed.
+std::shared_ptr<const Program> compile(const int32_t* code, size_t code_len, const double* consts,
+                                       size_t nconsts);
+
+// Checks the buffer table against everything the program touches (throwing std::invalid_argument
+// before touching any buffer), then executes the steps in order.
+void execute(const Program& prog, const BufferDesc* bufs, size_t nbufs);
+
+// compile + execute.
 void run(const int32_t* code, size_t code_len, const double* consts, size_t nconsts,
          const BufferDesc* bufs, size_t nbufs);
 

@@ -10,5 +10,6 @@ void run_elementwise(const ElementwiseStep& step, const double* consts, const Bu
 void run_reduce(const ReduceStep& step, const BufferDesc* bufs);
 void run_argreduce(const ArgReduceStep& step, const BufferDesc* bufs);
 void run_matmul(const MatmulStep& step, const BufferDesc* bufs);
+void run_elementwise_reduce(const ElementwiseReduceStep& step, const double* consts, const BufferDesc* bufs);
 
 }  // namespace metalgrad::cpu

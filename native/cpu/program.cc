@@ -1,6 +1,7 @@
 // Decoder and validator of step programs: checks every field of every step before anything runs.
 #include "program.h"
 
+#include <algorithm>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -22,6 +23,7 @@ const char* step_kind_name(int32_t kind) {
     case 2: return "reduce";
     case 3: return "argreduce";
     case 4: return "matmul";
+    case 5: return "elementwise_reduce";
   }
   return "unknown";
 }
@@ -31,9 +33,8 @@ const char* step_kind_name(int32_t kind) {
 // Reads the payload of one step; every error names the step, the item and the field.
 class StepReader {
  public:
-  StepReader(const int32_t* payload, size_t len, size_t index, int32_t kind,
-             const BufferDesc* bufs, size_t nbufs, size_t nconsts)
-      : bufs_(bufs), nbufs_(nbufs), nconsts_(nconsts), p_(payload), len_(len), index_(index),
+  StepReader(const int32_t* payload, size_t len, size_t index, int32_t kind, Program& prog)
+      : prog_(prog), nconsts_(prog.consts.size()), p_(payload), len_(len), index_(index),
         kind_(kind) {}
 
   int32_t next(const char* field) {
@@ -52,19 +53,21 @@ class StepReader {
   void item(const char* group) { item(group, -1); }
   void item() { group_ = nullptr; }
 
-  [[noreturn]] void fail(const std::string& msg) const {
+  // "step 0 (elementwise): input 1 " -- the prefix of messages about the current item.
+  std::string context() const {
     std::string item;
     if (group_ != nullptr) item = item_index_ >= 0 ? cat(group_, " ", item_index_, " ") : cat(group_, " ");
-    fail_run(cat("step ", index_, " (", step_kind_name(kind_), "): ", item, msg));
+    return cat("step ", index_, " (", step_kind_name(kind_), "): ", item);
   }
+
+  [[noreturn]] void fail(const std::string& msg) const { fail_run(context() + msg); }
 
   void finish() {
     item();
     if (pos_ != len_) fail(cat("len is ", len_, " but the fields use ", pos_));
   }
 
-  const BufferDesc* bufs_;
-  size_t nbufs_;
+  Program& prog_;
   size_t nconsts_;
 
  private:
@@ -123,16 +126,20 @@ View read_view(StepReader& r, int ndim) {
   return v;
 }
 
-const BufferDesc& check_buffer(StepReader& r, const char* what, int32_t buf, DType dtype) {
-  if (buf < 0 || static_cast<size_t>(buf) >= r.nbufs_) {
-    r.fail(cat(what, " uses buffer ", buf, " but there are ", r.nbufs_, " buffers"));
-  }
-  const BufferDesc& b = r.bufs_[buf];
-  if (b.dtype != static_cast<int>(dtype)) {
-    r.fail(cat(what, " has dtype ", dtype_name(dtype), " but buffer ", buf, " holds ",
-               dtype_name(static_cast<DType>(b.dtype))));
-  }
-  return b;
+// Buffer indices are bounded so a malformed program cannot make the need table huge.
+constexpr int32_t kMaxBuffers = 1 << 20;
+
+// Records that the current item reads or writes elements [.., hi] of `buf` as `dtype` (hi < 0:
+// none); the buffer table is checked against it on every run.
+void use_buffer(StepReader& r, const char* what, int32_t buf, DType dtype, int64_t hi) {
+  if (buf < 0 || buf >= kMaxBuffers) r.fail(cat(what, " uses buffer ", buf, " (must be in [0, ", kMaxBuffers, "))"));
+  Program& prog = r.prog_;
+  prog.uses.push_back(BufferUse{buf, dtype, hi, r.context() + what});
+  if (static_cast<size_t>(buf) >= prog.needs.size()) prog.needs.resize(static_cast<size_t>(buf) + 1);
+  BufferNeed& need = prog.needs[buf];
+  // A buffer used with two dtypes can never be valid; the first use's dtype is reported by check_buffers.
+  need.dtype = need.dtype < 0 || need.dtype == static_cast<int>(dtype) ? static_cast<int>(dtype) : -2;
+  if (hi >= 0) need.length = std::max(need.length, static_cast<uint64_t>(hi) + 1);
 }
 
 // Lowest and highest element a non-empty view touches.
@@ -146,16 +153,12 @@ std::pair<int64_t, int64_t> view_extent(StepReader& r, const Shape& s, const Vie
   return {lo, hi};
 }
 
-// Checks the buffer index and dtype of a view, and that everything it touches is inside the buffer.
+// Checks that a view starts inside its buffer and records the buffer use (index, dtype, extent).
 void check_view(StepReader& r, const char* what, const Shape& s, const View& v, DType dtype) {
-  const BufferDesc& b = check_buffer(r, what, v.buf, dtype);
-  if (s.numel == 0) return;
+  if (s.numel == 0) return use_buffer(r, what, v.buf, dtype, -1);
   auto [lo, hi] = view_extent(r, s, v);
   if (lo < 0) r.fail(cat(what, " reaches element ", lo, ", before the start of buffer ", v.buf));
-  if (static_cast<uint64_t>(hi) >= b.length) {
-    r.fail(cat(what, " reaches element ", hi, " but buffer ", v.buf, " has ", b.length,
-               " elements"));
-  }
+  use_buffer(r, what, v.buf, dtype, hi);
 }
 
 // Registers' kinds as the instructions define them; -1 = not defined yet.
@@ -248,7 +251,10 @@ Instr read_instr(StepReader& r, RegisterKinds& regs, int32_t nin, int32_t nregs)
   return in;
 }
 
-ElementwiseStep read_elementwise(StepReader& r) {
+// Reads an ELEMENTWISE payload; `tail(regs)` then reads what follows it (kind 5's reduction) while
+// the register kinds are known.
+template <class Tail>
+ElementwiseStep read_elementwise(StepReader& r, Tail tail) {
   ElementwiseStep st;
   st.shape = read_shape(r);
   int32_t nin = r.next("nin");
@@ -292,50 +298,80 @@ ElementwiseStep read_elementwise(StepReader& r) {
                  " of register ", out.reg));
     }
   }
+  tail(regs);
+  return st;
+}
+
+ElementwiseStep read_elementwise(StepReader& r) {
+  return read_elementwise(r, [](const RegisterKinds&) {});
+}
+
+// Reads `nred` axes of a rank-`ndim` shape into `reduced`.
+void read_reduced_axes(StepReader& r, int ndim, bool* reduced) {
+  int32_t nred = r.next("nred");
+  if (nred < 0 || nred > ndim) r.fail(cat("nred is ", nred, " but ndim is ", ndim));
+  for (int32_t i = 0; i < nred; ++i) {
+    int32_t axis = r.next("axis");
+    if (axis < 0 || axis >= ndim) r.fail(cat("axis ", axis, " is out of range for ndim ", ndim));
+    if (reduced[axis]) r.fail(cat("axis ", axis, " appears twice"));
+    reduced[axis] = true;
+  }
+}
+
+// Elements of the contiguous output of a reduction over `reduced` axes of `s`.
+int64_t kept_count(StepReader& r, const Shape& s, const bool* reduced) {
+  int64_t count = 1;
+  for (int d = 0; d < s.ndim; ++d) {
+    if (!reduced[d]) count = mul_or_fail(r, count, s.dims[d], "output element count");
+  }
+  return count;
+}
+
+void check_contiguous_output(StepReader& r, int32_t buf, int64_t offset, int64_t count, DType dtype);
+
+ElementwiseReduceStep read_elementwise_reduce(StepReader& r) {
+  ElementwiseReduceStep st;
+  st.ew = read_elementwise(r, [&](const RegisterKinds& regs) {
+    r.item("reduce");
+    const int32_t op_field = r.next("op");
+    st.reg = r.next("reg");
+    st.dtype = regs.read(st.reg, "reg");
+    if (op_field < 0 || op_field > 3) r.fail(cat("op ", op_field, " is not a reduce op (0 sum, 1 prod, 2 max, 3 min)"));
+    if (st.dtype == DType::boolean && op_field <= 1) r.fail("sum/prod is not defined on bool (convert first)");
+    st.op = static_cast<ReduceOp>(op_field);
+  });
+  read_reduced_axes(r, st.ew.shape.ndim, st.reduced);
+  r.item("reduce output");
+  st.out_buf = r.next("out_buf");
+  st.out_offset = r.next("out_offset");
+  check_contiguous_output(r, st.out_buf, st.out_offset, kept_count(r, st.ew.shape, st.reduced), st.dtype);
   return st;
 }
 
 // Checks that `count` contiguous elements from `offset` fit in buffer `buf` of `dtype`.
 void check_contiguous_output(StepReader& r, int32_t buf, int64_t offset, int64_t count, DType dtype) {
-  const BufferDesc& b = check_buffer(r, "view", buf, dtype);
-  if (count == 0) return;
+  if (count == 0) return use_buffer(r, "view", buf, dtype, -1);
   if (offset < 0) r.fail(cat("out_offset is ", offset));
-  int64_t hi = add_or_fail(r, offset, count - 1, "output extent");
-  if (static_cast<uint64_t>(hi) >= b.length) {
-    r.fail(cat("view reaches element ", hi, " but buffer ", buf, " has ", b.length, " elements"));
-  }
+  use_buffer(r, "view", buf, dtype, add_or_fail(r, offset, count - 1, "output extent"));
 }
 
 ReduceStep read_reduce(StepReader& r) {
   ReduceStep st;
-  int32_t op = r.next("op");
-  if (op < 0 || op > 3) r.fail(cat("op ", op, " is not a reduce op (0 sum, 1 prod, 2 max, 3 min)"));
-  st.op = static_cast<ReduceOp>(op);
+  const int32_t op = r.next("op");
   st.dtype = read_dtype(r, "dtype");
-  if (st.dtype == DType::boolean && (st.op == ReduceOp::sum || st.op == ReduceOp::prod)) {
-    r.fail("sum/prod is not defined on bool (convert first)");
-  }
+  if (op < 0 || op > 3) r.fail(cat("op ", op, " is not a reduce op (0 sum, 1 prod, 2 max, 3 min)"));
+  if (st.dtype == DType::boolean && op <= 1) r.fail("sum/prod is not defined on bool (convert first)");
+  st.op = static_cast<ReduceOp>(op);
   st.shape = read_shape(r);
   r.item("input");
   st.in = read_view(r, st.shape.ndim);
   check_view(r, "view", st.shape, st.in, st.dtype);
   r.item("reduced");
-  int32_t nred = r.next("nred");
-  if (nred < 0 || nred > st.shape.ndim) r.fail(cat("nred is ", nred, " but ndim is ", st.shape.ndim));
-  for (int32_t i = 0; i < nred; ++i) {
-    int32_t axis = r.next("axis");
-    if (axis < 0 || axis >= st.shape.ndim) r.fail(cat("axis ", axis, " is out of range for ndim ", st.shape.ndim));
-    if (st.reduced[axis]) r.fail(cat("axis ", axis, " appears twice"));
-    st.reduced[axis] = true;
-  }
+  read_reduced_axes(r, st.shape.ndim, st.reduced);
   r.item("output");
   st.out_buf = r.next("out_buf");
   st.out_offset = r.next("out_offset");
-  int64_t count = 1;
-  for (int d = 0; d < st.shape.ndim; ++d) {
-    if (!st.reduced[d]) count = mul_or_fail(r, count, st.shape.dims[d], "output element count");
-  }
-  check_contiguous_output(r, st.out_buf, st.out_offset, count, st.dtype);
+  check_contiguous_output(r, st.out_buf, st.out_offset, kept_count(r, st.shape, st.reduced), st.dtype);
   return st;
 }
 
@@ -373,10 +409,10 @@ MatrixView read_matrix(StepReader& r) {
   return v;
 }
 
-// Checks a matmul operand of logical shape [batch, rows, cols]; returns its byte range, or {0,0}
-// when it is empty.
-std::pair<uintptr_t, uintptr_t> check_matrix(StepReader& r, const char* what, const MatrixView& m,
-                                              int64_t batch, int64_t rows, int64_t cols, DType dtype) {
+// Checks a matmul operand of logical shape [batch, rows, cols]; returns its element range, or
+// {0, -1} when it is empty.
+std::pair<int64_t, int64_t> check_matrix(StepReader& r, const char* what, const MatrixView& m,
+                                         int64_t batch, int64_t rows, int64_t cols, DType dtype) {
   r.item(what);
   Shape s;
   int64_t dims[3] = {batch, rows, cols};
@@ -388,10 +424,8 @@ std::pair<uintptr_t, uintptr_t> check_matrix(StepReader& r, const char* what, co
   v.strides[1] = m.sr;
   v.strides[2] = m.sc;
   check_view(r, "view", s, v, dtype);
-  if (s.numel == 0) return {0, 0};
-  auto [lo, hi] = view_extent(r, s, v);
-  auto base = reinterpret_cast<uintptr_t>(r.bufs_[m.buf].data);
-  return {base + static_cast<uintptr_t>(lo) * 4, base + static_cast<uintptr_t>(hi + 1) * 4};
+  if (s.numel == 0) return {0, -1};
+  return view_extent(r, s, v);
 }
 
 MatmulStep read_matmul(StepReader& r) {
@@ -416,12 +450,14 @@ MatmulStep read_matmul(StepReader& r) {
   auto ra = check_matrix(r, "a", st.a, st.batch, st.m, st.k, st.dtype);
   auto rb = check_matrix(r, "b", st.b, st.batch, st.k, st.n, st.dtype);
   auto rc = check_matrix(r, "c", st.c, st.batch, st.m, st.n, st.dtype);
-  auto overlaps = [](std::pair<uintptr_t, uintptr_t> x, std::pair<uintptr_t, uintptr_t> y) {
-    return x.first < x.second && y.first < y.second && x.first < y.second && y.first < x.second;
-  };
   r.item("c");
-  if (overlaps(rc, ra)) r.fail("overlaps operand a in memory");
-  if (overlaps(rc, rb)) r.fail("overlaps operand b in memory");
+  auto disjoint = [&](int32_t buf, std::pair<int64_t, int64_t> range, const char* name) {
+    if (rc.first > rc.second || range.first > range.second) return;
+    r.prog_.disjoint.push_back(DisjointRanges{st.c.buf, rc.first, rc.second, buf, range.first, range.second,
+                                              r.context() + "overlaps operand " + name + " in memory"});
+  };
+  disjoint(st.a.buf, ra, "a");
+  disjoint(st.b.buf, rb, "b");
   return st;
 }
 
@@ -433,11 +469,48 @@ void check_buffer_table(const BufferDesc* bufs, size_t nbufs) {
   }
 }
 
+// The message of the first use in program order that the buffer table does not satisfy.
+[[noreturn]] void fail_first_bad_use(const Program& prog, const BufferDesc* bufs, size_t nbufs) {
+  for (const BufferUse& u : prog.uses) {
+    if (static_cast<size_t>(u.buf) >= nbufs) {
+      fail_run(cat(u.context, " uses buffer ", u.buf, " but there are ", nbufs, " buffers"));
+    }
+    const BufferDesc& b = bufs[u.buf];
+    if (b.dtype != static_cast<int>(u.dtype)) {
+      fail_run(cat(u.context, " has dtype ", dtype_name(u.dtype), " but buffer ", u.buf, " holds ",
+                   dtype_name(static_cast<DType>(b.dtype))));
+    }
+    if (u.hi >= 0 && static_cast<uint64_t>(u.hi) >= b.length) {
+      fail_run(cat(u.context, " reaches element ", u.hi, " but buffer ", u.buf, " has ", b.length,
+                   " elements"));
+    }
+  }
+  fail_run("the buffer table does not match the program");  // unreachable if needs match uses
+}
+
 }  // namespace
 
-Program decode_program(const int32_t* code, size_t code_len, size_t nconsts,
-                       const BufferDesc* bufs, size_t nbufs) {
+void check_buffers(const Program& prog, const BufferDesc* bufs, size_t nbufs) {
   check_buffer_table(bufs, nbufs);
+  if (prog.needs.size() > nbufs) fail_first_bad_use(prog, bufs, nbufs);
+  for (size_t i = 0; i < prog.needs.size(); ++i) {
+    const BufferNeed& need = prog.needs[i];
+    if (need.dtype == -1) continue;
+    if (need.dtype != bufs[i].dtype || need.length > bufs[i].length) fail_first_bad_use(prog, bufs, nbufs);
+  }
+  // Byte address of element `i` of buffer `buf` (the constrained operands are 4-byte types).
+  auto addr = [&](int32_t buf, int64_t i) {
+    return reinterpret_cast<uintptr_t>(bufs[buf].data) + static_cast<uintptr_t>(i) * 4;
+  };
+  for (const DisjointRanges& d : prog.disjoint) {
+    if (addr(d.buf_a, d.lo_a) < addr(d.buf_b, d.hi_b + 1) && addr(d.buf_b, d.lo_b) < addr(d.buf_a, d.hi_a + 1)) {
+      fail_run(d.message);
+    }
+  }
+}
+
+Program decode_program(const int32_t* code, size_t code_len, const double* consts, size_t nconsts) {
+  if (nconsts > 0 && consts == nullptr) fail_run("consts is null");
   if (code_len < 3 || code == nullptr) {
     fail_run(cat("code has ", code_len, " ints but the header needs 3 (magic, version, nsteps)"));
   }
@@ -446,24 +519,25 @@ Program decode_program(const int32_t* code, size_t code_len, size_t nconsts,
   int32_t nsteps = code[2];
   if (nsteps < 0) fail_run(cat("nsteps is ", nsteps));
   Program prog;
+  prog.consts.assign(consts, consts + nconsts);
   size_t pos = 3;
   for (int32_t i = 0; i < nsteps; ++i) {
     if (code_len - pos < 2) fail_run(cat("step ", i, ": code ends before the step header (kind, len)"));
     int32_t kind = code[pos];
     int32_t len = code[pos + 1];
     pos += 2;
-    if (kind < 1 || kind > 4) fail_run(cat("step ", i, ": unknown step kind ", kind));
+    if (kind < 1 || kind > 5) fail_run(cat("step ", i, ": unknown step kind ", kind));
     if (len < 0 || static_cast<size_t>(len) > code_len - pos) {
       fail_run(cat("step ", i, " (", step_kind_name(kind), "): len ", len, " does not fit the ",
                    code_len - pos, " ints left in code"));
     }
-    StepReader r(code + pos, static_cast<size_t>(len), static_cast<size_t>(i), kind, bufs, nbufs,
-                 nconsts);
+    StepReader r(code + pos, static_cast<size_t>(len), static_cast<size_t>(i), kind, prog);
     switch (static_cast<StepKind>(kind)) {
       case StepKind::elementwise: prog.steps.emplace_back(read_elementwise(r)); break;
       case StepKind::reduce: prog.steps.emplace_back(read_reduce(r)); break;
       case StepKind::argreduce: prog.steps.emplace_back(read_argreduce(r)); break;
       case StepKind::matmul: prog.steps.emplace_back(read_matmul(r)); break;
+      case StepKind::elementwise_reduce: prog.steps.emplace_back(read_elementwise_reduce(r)); break;
     }
     r.finish();
     pos += static_cast<size_t>(len);

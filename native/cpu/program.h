@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <variant>
 #include <vector>
 
@@ -16,7 +17,7 @@ constexpr int kMaxDims = 16;
 constexpr int kMaxRegs = 4096;
 constexpr int32_t kProgramMagic = 0x4D47;
 
-enum class StepKind : int32_t { elementwise = 1, reduce = 2, argreduce = 3, matmul = 4 };
+enum class StepKind : int32_t { elementwise = 1, reduce = 2, argreduce = 3, matmul = 4, elementwise_reduce = 5 };
 
 struct Shape {
   int ndim = 0;
@@ -92,15 +93,59 @@ struct MatmulStep {
   MatrixView a, b, c;  // a is [batch, m, k], b is [batch, k, n], c is [batch, m, n]
 };
 
-using Step = std::variant<ElementwiseStep, ReduceStep, ArgReduceStep, MatmulStep>;
+// An elementwise program whose register `reg` (of kind `dtype`) is also reduced over the `reduced`
+// axes of its shape into a contiguous output.
+struct ElementwiseReduceStep {
+  ElementwiseStep ew;
+  ReduceOp op;
+  DType dtype;
+  int32_t reg = 0;
+  bool reduced[kMaxDims] = {};
+  int32_t out_buf = 0;
+  int64_t out_offset = 0;
+};
+
+using Step = std::variant<ElementwiseStep, ReduceStep, ArgReduceStep, MatmulStep, ElementwiseReduceStep>;
+
+// One access of a step to a buffer, checked against the buffer table on every run: the buffer must
+// exist, hold `dtype`, and have more than `hi` elements (hi < 0: the access touches nothing).
+struct BufferUse {
+  int32_t buf;
+  DType dtype;
+  int64_t hi;
+  std::string context;  // "step 0 (elementwise): input 1 view", for error messages
+};
+
+// Element ranges [lo, hi] of two buffers that must not overlap in memory (checked on every run,
+// since two buffer indices may name the same storage).
+struct DisjointRanges {
+  int32_t buf_a;
+  int64_t lo_a, hi_a;
+  int32_t buf_b;
+  int64_t lo_b, hi_b;
+  std::string message;
+};
+
+// What a program needs of buffer i, aggregated over its uses (the fast check of every run).
+struct BufferNeed {
+  int dtype = -1;  // -1: unused
+  uint64_t length = 0;
+};
 
 struct Program {
   std::vector<Step> steps;
+  std::vector<double> consts;
+  std::vector<BufferUse> uses;
+  std::vector<BufferNeed> needs;  // indexed by buffer
+  std::vector<DisjointRanges> disjoint;
 };
 
-// Decodes and validates every step against the buffer table; throws std::invalid_argument.
-Program decode_program(const int32_t* code, size_t code_len, size_t nconsts,
-                       const BufferDesc* bufs, size_t nbufs);
+// Decodes and validates every step; the buffer table is checked separately on each run
+// (check_buffers). Throws std::invalid_argument naming the step and field.
+Program decode_program(const int32_t* code, size_t code_len, const double* consts, size_t nconsts);
+
+// Checks a buffer table against everything `prog` touches; throws std::invalid_argument.
+void check_buffers(const Program& prog, const BufferDesc* bufs, size_t nbufs);
 
 // Register kind an instruction defines (comparisons define bool registers).
 inline DType result_kind(const Instr& in) {

@@ -95,7 +95,8 @@ TEST(shape_errors) {
 TEST(dtype_errors) {
   Fixture f;
   Elementwise ew = neg8();
-  ew.inputs[0].dtype = 1;  // int32 view of a Float32Array
+  ew.inputs[0].dtype = 1;  // int32 views of Float32Arrays: buffers are checked in program order
+  ew.outputs[0].dtype = 1;
   ew.instrs[0].kind = 1;
   CHECK_THROWS(f.run_ew(ew), "input 0 view has dtype int32 but buffer 0 holds float32");
   ew = neg8();

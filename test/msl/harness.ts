@@ -44,13 +44,14 @@ export interface Case {
 
 const APPROX_OPS = new Set(['log1p', 'expm1', 'erf']);
 
-/** Exact unless the kernels use an approximated op or reorder a float sum. */
+/** Exact unless the kernels reorder a float sum (the looser) or use an approximated op. */
 export function defaultTolerance(kernels: Kernel[]): Tolerance {
-  for (const k of kernels) {
-    if (k.kind === 'elementwise' && k.instrs.some((i) => APPROX_OPS.has(i.op))) return TRANSCENDENTAL;
-    if ((k.kind === 'reduce' && k.dtype === 'float32' && (k.op === 'sum' || k.op === 'prod')) || (k.kind === 'matmul' && k.dtype === 'float32')) return REORDERED;
-  }
-  return 'exact';
+  const reordered = kernels.some((k) => {
+    const r = k.kind === 'reduce' ? k : k.kind === 'elementwise' ? k.reduce : undefined;
+    return (r && r.dtype === 'float32' && (r.op === 'sum' || r.op === 'prod')) || (k.kind === 'matmul' && k.dtype === 'float32');
+  });
+  if (reordered) return REORDERED;
+  return kernels.some((k) => k.kind === 'elementwise' && k.instrs.some((i) => APPROX_OPS.has(i.op))) ? TRANSCENDENTAL : 'exact';
 }
 
 /** A case for one primitive applied to operands of the given avals. */
