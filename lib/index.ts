@@ -11,6 +11,7 @@ export * as numpy from './numpy';
 export * as nn from './nn';
 export * as optim from './optim';
 export * as lax from './lax';
+export * as random from './random';
 export * as tree from './core/tree';
 export { jit, Lowered } from './transforms/jit';
 export type { JitOptions, Jitted } from './transforms/jit';

@@ -4,7 +4,7 @@
  */
 
 import { ConcreteArray, fromScalar } from './core/concrete';
-import { DType } from './core/dtype';
+import { DType, isInteger } from './core/dtype';
 import { bind1, Value } from './core/trace';
 import { BinaryPrim, ComparePrim, DotDims, UnaryPrim } from './primitives/types';
 
@@ -26,6 +26,7 @@ export const erf = unary('erf');
 export const floor = unary('floor');
 export const ceil = unary('ceil');
 export const not = unary('not');
+export const erfInv = unary('erf_inv');
 
 export const add = binary('add');
 export const sub = binary('sub');
@@ -36,6 +37,12 @@ export const max = binary('max');
 export const min = binary('min');
 export const and = binary('and');
 export const or = binary('or');
+export const xor = binary('xor');
+/** Shifts of int32/uint32 bits; amounts are read as unsigned, and 32 or more give 0. */
+export const shiftLeft = binary('shift_left');
+export const shiftRightLogical = binary('shift_right_logical');
+/** Shifts in copies of the sign bit (also for uint32); amounts of 32 or more give 0 or -1. */
+export const shiftRightArithmetic = binary('shift_right_arithmetic');
 export const lt = binary('lt');
 export const le = binary('le');
 export const gt = binary('gt');
@@ -50,8 +57,19 @@ export function select(pred: Value, onTrue: Value, onFalse: Value): Value {
 export function convert(x: Value, dtype: DType, weakType = false): Value {
   if (x.dtype === dtype && x.weakType === weakType) return x;
   // Scalar constants are converted here, so no equation is staged for them.
-  if (x instanceof ConcreteArray && x.ndim === 0) return fromScalar(Number(x.item()), dtype, weakType);
+  if (x instanceof ConcreteArray && x.ndim === 0) {
+    // Integer to integer wraps, as the native convert does (fromScalar saturates, as from a float).
+    const v = Number(x.item());
+    const wrapped = !isInteger(x.dtype) ? v : dtype === 'int32' ? v | 0 : dtype === 'uint32' ? v >>> 0 : v;
+    return fromScalar(wrapped, dtype, weakType);
+  }
   return bind1('convert', [x], { dtype, weakType });
+}
+
+/** Reinterprets the bits of a 32-bit array as another 32-bit dtype (`float32`, `int32`, `uint32`). */
+export function bitcastConvertType(x: Value, dtype: DType): Value {
+  if (x.dtype === dtype) return x;
+  return bind1('bitcast_convert_type', [x], { dtype });
 }
 
 export function reduceSum(x: Value, axes: number[]): Value {

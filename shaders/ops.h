@@ -192,4 +192,61 @@ inline int mg_select(bool p, int a, int b) { return p ? a : b; }
 inline uint mg_select(bool p, uint a, uint b) { return p ? a : b; }
 inline bool mg_select(bool p, bool a, bool b) { return p ? a : b; }
 
+// ---- Bitwise ops and erf_inv (random number generation) ----
+
+inline int mg_xor(int a, int b) { return a ^ b; }
+inline uint mg_xor(uint a, uint b) { return a ^ b; }
+inline bool mg_xor(bool a, bool b) { return a != b; }
+
+// Shift amounts are read as unsigned; 32 or more shifts every bit out (XLA): 0 for shift_left and
+// shift_right_logical, copies of the sign bit for shift_right_arithmetic (also on uint).
+inline uint mg_shl_bits(uint a, uint n) { return n >= 32u ? 0u : a << n; }
+inline uint mg_shr_bits(uint a, uint n) { return n >= 32u ? 0u : a >> n; }
+inline uint mg_sar_bits(uint a, uint n) {
+  uint fill = (a >> 31) != 0u ? 4294967295u : 0u;
+  return n >= 32u ? fill : ((a ^ fill) >> n) ^ fill;
+}
+inline int mg_shift_left(int a, int b) { return int(mg_shl_bits(uint(a), uint(b))); }
+inline uint mg_shift_left(uint a, uint b) { return mg_shl_bits(a, b); }
+inline int mg_shift_right_logical(int a, int b) { return int(mg_shr_bits(uint(a), uint(b))); }
+inline uint mg_shift_right_logical(uint a, uint b) { return mg_shr_bits(a, b); }
+inline int mg_shift_right_arithmetic(int a, int b) { return int(mg_sar_bits(uint(a), uint(b))); }
+inline uint mg_shift_right_arithmetic(uint a, uint b) { return mg_sar_bits(a, b); }
+
+// bitcast_convert_type: the same 32 bits read as another kind.
+template <class T> inline float mg_bitcast_convert_type_f32(T x) { return as_type<float>(x); }
+template <class T> inline int mg_bitcast_convert_type_i32(T x) { return as_type<int>(x); }
+template <class T> inline uint mg_bitcast_convert_type_u32(T x) { return as_type<uint>(x); }
+
+// erf_inv: Giles' single-precision approximation, as XLA's ErfInv for f32 (so random.normal
+// matches JAX closely); erf_inv(+-1) = +-inf, NaN outside [-1, 1].
+inline float mg_erf_inv(float x) {
+  float w = -mg_log1p(-x * x);
+  float p;
+  if (w < 5.0f) {
+    w = w - 2.5f;
+    p = 2.81022636e-08f;
+    p = 3.43273939e-07f + p * w;
+    p = -3.5233877e-06f + p * w;
+    p = -4.39150654e-06f + p * w;
+    p = 0.00021858087f + p * w;
+    p = -0.00125372503f + p * w;
+    p = -0.00417768164f + p * w;
+    p = 0.246640727f + p * w;
+    p = 1.50140941f + p * w;
+  } else {
+    w = sqrt(w) - 3.0f;
+    p = -0.000200214257f;
+    p = 0.000100950558f + p * w;
+    p = 0.00134934322f + p * w;
+    p = -0.00367342844f + p * w;
+    p = 0.00573950773f + p * w;
+    p = -0.0076224613f + p * w;
+    p = 0.00943887047f + p * w;
+    p = 1.00167406f + p * w;
+    p = 2.83297682f + p * w;
+  }
+  return fabs(x) == 1.0f ? x * INFINITY : p * x;
+}
+
 #endif  // MG_OPS_H

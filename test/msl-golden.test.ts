@@ -8,7 +8,7 @@ import { makeJaxpr, numpy as np, NDArray } from 'metalgrad';
 import { ShapedArray } from '../lib/core/aval';
 import { DTYPES, SHORT_NAME } from '../lib/core/dtype';
 import { fuse } from '../lib/compiler/fusion';
-import { ElementwiseKernel, Kernel, SCALAR_OPS } from '../lib/compiler/kernel';
+import { ElementwiseKernel, Kernel, SCALAR_OPS, SOURCE_KIND_OPS } from '../lib/compiler/kernel';
 import { generateMsl, generateMslKernel, mslBindings, mslLiteral, mslOpsHeader, mslThreads } from '../lib/compiler/msl';
 import { primitiveDef } from '../lib/primitives';
 
@@ -141,7 +141,9 @@ describe('generated source', () => {
   });
 
   test('shaders/ops.h defines mg_<op> for every scalar op of the ABI (the name is the contract)', () => {
-    const names = SCALAR_OPS.filter((op) => op !== 'const').flatMap((op) => (op === 'convert' ? DTYPES.map((d) => `mg_convert_${SHORT_NAME[d]}`) : [`mg_${op}`]));
+    // Convert-form ops have one function per destination kind (bitcasts have no bool kind).
+    const kinds = (op: string) => DTYPES.filter((d) => op === 'convert' || d !== 'bool');
+    const names = SCALAR_OPS.filter((op) => op !== 'const').flatMap((op) => (SOURCE_KIND_OPS.has(op) ? kinds(op).map((d) => `mg_${op}_${SHORT_NAME[d]}`) : [`mg_${op}`]));
     const header = mslOpsHeader();
     const missing = names.filter((n) => !new RegExp(`(inline \\w+ |MG_COMPARE\\()${n}\\b`).test(header));
     expect(missing).toEqual([]);

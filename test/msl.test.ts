@@ -6,15 +6,15 @@
  * sums taken in another order.
  */
 
-import { makeJaxpr, nn, numpy as np, NDArray } from 'metalgrad';
+import { makeJaxpr, nn, numpy as np, NDArray, random } from 'metalgrad';
 import { ShapedArray } from '../lib/core/aval';
 import { DType, DTYPES } from '../lib/core/dtype';
-import { BINARY_PRIMS, COMPARE_PRIMS, UNARY_PRIMS } from '../lib/primitives/types';
+import { primitiveDef } from '../lib/primitives';
+import { BINARY_PRIMS, BinaryPrim, COMPARE_PRIMS, UNARY_PRIMS, UnaryPrim } from '../lib/primitives/types';
 import { Case, Compiled, compileCases, initialBuffers, jaxprCases, mismatch, primCase, runCpu, runMsl, TRANSCENDENTAL } from './msl/harness';
 
 const A = (shape: number[], dtype: DType = 'float32'): ShapedArray => new ShapedArray(shape, dtype);
 const NUMERIC: DType[] = ['float32', 'int32', 'uint32'];
-const FLOAT_ONLY = new Set(['exp', 'log', 'log1p', 'expm1', 'sin', 'cos', 'tanh', 'sqrt', 'erf', 'floor', 'ceil']);
 const INT_MIN = -2147483648;
 const INT_MAX = 2147483647;
 const U_MAX = 4294967295;
@@ -25,14 +25,18 @@ const add = (c: Case): void => {
 };
 
 // Every elementwise primitive on every dtype it accepts.
-for (const p of UNARY_PRIMS) {
-  const dtypes: DType[] = p === 'not' ? ['bool', 'int32', 'uint32'] : FLOAT_ONLY.has(p) ? ['float32'] : NUMERIC;
-  for (const d of dtypes) add(primCase(`${p}_${d}`, p, [A([97], d)], {}));
-}
-for (const p of BINARY_PRIMS) {
-  const dtypes: DType[] = p === 'and' || p === 'or' ? ['bool', 'int32', 'uint32'] : p === 'max' || p === 'min' ? [...DTYPES] : NUMERIC;
-  for (const d of dtypes) add(primCase(`${p}_${d}`, p, [A([6, 17], d), A([6, 17], d)], {}));
-}
+/** The dtypes an elementwise primitive accepts, from its own shape rule. */
+const accepts = (p: UnaryPrim | BinaryPrim, arity: number): DType[] =>
+  DTYPES.filter((d) => {
+    try {
+      primitiveDef(p).abstractEval(Array.from({ length: arity }, () => A([1], d)), {});
+      return true;
+    } catch {
+      return false;
+    }
+  });
+for (const p of UNARY_PRIMS) for (const d of accepts(p, 1)) add(primCase(`${p}_${d}`, p, [A([97], d)], {}));
+for (const p of BINARY_PRIMS) for (const d of accepts(p, 2)) add(primCase(`${p}_${d}`, p, [A([6, 17], d), A([6, 17], d)], {}));
 for (const p of COMPARE_PRIMS) for (const d of DTYPES) add(primCase(`${p}_${d}`, p, [A([61], d), A([61], d)], {}));
 for (const d of DTYPES) add(primCase(`select_${d}`, 'select', [A([45], 'bool'), A([45], d), A([45], d)], {}));
 for (const from of DTYPES) for (const to of DTYPES) add(primCase(`convert_${from}_${to}`, 'convert', [A([80], from)], { dtype: to, weakType: false }));
@@ -53,6 +57,17 @@ for (const to of ['int32', 'uint32', 'bool'] as DType[]) {
   add(primCase(`convert_edges_${to}`, 'convert', [A([saturating.length])], { dtype: to, weakType: false }, { 0: saturating }));
 }
 add(primCase('convert_bool_bytes', 'convert', [A([4], 'bool')], { dtype: 'float32', weakType: false }, { 0: [0, 1, 2, 255] }));
+
+// Bitwise ops of random number generation: shift amounts past the width and negative ones, bitcasts.
+const SHIFT_BY = [0, 1, 5, 31, 32, 33, 100, -1, -32];
+for (const p of ['shift_left', 'shift_right_logical', 'shift_right_arithmetic'] as const) {
+  add(primCase(`${p}_edges_int32`, p, [A([18], 'int32'), A([18], 'int32')], {}, { 0: [INT_MIN, -1, 7, INT_MAX, -5, 1, 12345, -12345, 3], 1: [...SHIFT_BY, ...SHIFT_BY.slice().reverse()] }));
+  add(primCase(`${p}_edges_uint32`, p, [A([7], 'uint32'), A([7], 'uint32')], {}, { 0: [U_MAX, 0x80000000, 1, 0x7fffffff, 6, 2863311530, 0x40000000], 1: [0, 1, 31, 32, 33, 4000000000, 4] }));
+}
+for (const from of NUMERIC) for (const to of NUMERIC) add(primCase(`bitcast_${from}_${to}`, 'bitcast_convert_type', [A([40], from)], { dtype: to }));
+add(primCase('bitcast_edges_f32', 'bitcast_convert_type', [A([6])], { dtype: 'uint32' }, { 0: [NaN, -0, Infinity, -Infinity, 1e-45, 1] }));
+const erfInvGrid = [...Array.from({ length: 1999 }, (_, i) => -0.999 + i * 0.001), ...Array.from({ length: 40 }, (_, i) => 1 - 2 ** -(i % 24 + 1)).flatMap((x) => [x, -x])];
+add({ ...primCase('erf_inv_grid', 'erf_inv', [A([erfInvGrid.length + 7])], {}, { 0: [...erfInvGrid, 1, -1, 1.5, -2, NaN, 0, -0] }), tol: TRANSCENDENTAL });
 
 // Our own approximations on dense grids: small and large magnitudes, both signs.
 const grid = [...Array.from({ length: 2001 }, (_, i) => -6 + i * 0.006), ...Array.from({ length: 60 }, (_, i) => 10 ** (-38 + i * 0.65)).flatMap((x) => [x, -x])];
@@ -180,6 +195,8 @@ const fused = [
   ...jaxprCases('broadcast_add', makeJaxpr((x: NDArray, y: NDArray) => np.add(x, y))(x43, np.zeros([3]))),
   ...jaxprCases('broadcast_mul_t', makeJaxpr((x: NDArray, y: NDArray) => np.multiply(np.transpose(x), y))(x43, np.zeros([3, 1]))),
   ...jaxprCases('int_chain', makeJaxpr((x: NDArray, y: NDArray) => np.where(np.greater(np.divide(x, y), 2), np.astype(np.multiply(x, y), 'uint32'), np.astype(np.negative(x), 'uint32')))(np.zeros([4, 5], { dtype: 'int32' }), np.zeros([4, 5], { dtype: 'int32' }))),
+  ...jaxprCases('random_normal', makeJaxpr((k: NDArray) => random.normal(k, [5, 7]))(random.key(0))),
+  ...jaxprCases('random_truncated_normal', makeJaxpr((k: NDArray) => random.truncatedNormal(k, -0.5, 2, [33]))(random.key(0))),
   ...jaxprCases('float_to_int', makeJaxpr((x: NDArray) => np.add(np.astype(np.multiply(x, 1e9), 'int32'), np.astype(np.greater(x, 0), 'int32')))(np.zeros([50]))),
 ];
 for (const c of fused) add(c);

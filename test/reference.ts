@@ -230,6 +230,26 @@ export function erf(x: number): number {
   return (2 / Math.sqrt(Math.PI)) * sum;
 }
 
+/** The inverse of `erf` on (-1, 1), by Newton's method from a rough start (float64 accurate). */
+export function erfInv(x: number): number {
+  if (x <= -1 || x >= 1) return x === 1 ? Infinity : x === -1 ? -Infinity : NaN;
+  let y = Math.sign(x) * Math.sqrt(-Math.log((1 - x) * (1 + x)));
+  for (let i = 0; i < 100; i++) {
+    const step = (erf(y) - x) / ((2 / Math.sqrt(Math.PI)) * Math.exp(-y * y));
+    y -= step;
+    if (Math.abs(step) <= 1e-15 * Math.max(1, Math.abs(y))) break;
+  }
+  return y;
+}
+
+/** The bits of a float32 as uint32, and back (bitcast_convert_type). */
+export function f32Bits(x: number): number {
+  return new Uint32Array(new Float32Array([x]).buffer)[0];
+}
+export function bitsF32(u: number): number {
+  return new Float32Array(new Uint32Array([u]).buffer)[0];
+}
+
 // ---------------------------------------------------------------------------------------------
 // Seeded random inputs.
 

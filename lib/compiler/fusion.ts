@@ -9,7 +9,7 @@ import { ShapedArray } from '../core/aval';
 import { contiguousStrides, shapesEqual } from '../core/shape';
 import { Atom, Eqn, Jaxpr, Literal, Var } from '../ir/jaxpr';
 import { primitiveDef } from '../primitives';
-import { ElementwiseKernel, ElementwiseReduce, Instr, ReduceKernel, View } from './kernel';
+import { ElementwiseKernel, ElementwiseReduce, Instr, ReduceKernel, SOURCE_KIND_OPS, View } from './kernel';
 
 /** Most buffers one fused kernel may read (keeps the native argument list and register file small). */
 export const MAX_KERNEL_INPUTS = 16;
@@ -148,7 +148,7 @@ class GroupBuilder {
       for (const ins of kernel.instrs) {
         const reg = (r: number): number => (r < 0 ? r : (map.get(r) as number));
         const dst = nextReg++;
-        this.instrs.push({ ...ins, a: ins.op === 'const' ? ins.a + base : reg(ins.a), b: ins.op === 'convert' ? ins.b : reg(ins.b), c: reg(ins.c), dst });
+        this.instrs.push({ ...ins, a: ins.op === 'const' ? ins.a + base : reg(ins.a), b: SOURCE_KIND_OPS.has(ins.op) ? ins.b : reg(ins.b), c: reg(ins.c), dst });
         map.set(ins.dst, dst);
       }
       this.regOf.set(eqn.outs[0], map.get(kernel.outputs[0].reg) as number);
@@ -187,7 +187,7 @@ export function allocateRegisters(k: ElementwiseKernel): ElementwiseKernel {
   const lastUse = new Map<number, number>();
   k.instrs.forEach((ins, i) => {
     if (ins.op === 'const') return;
-    for (const r of [ins.a, ins.op === 'convert' ? -1 : ins.b, ins.c]) if (r >= 0) lastUse.set(r, i);
+    for (const r of [ins.a, SOURCE_KIND_OPS.has(ins.op) ? -1 : ins.b, ins.c]) if (r >= 0) lastUse.set(r, i);
   });
   for (const o of k.outputs) lastUse.set(o.reg, Infinity);
   if (k.reduce) lastUse.set(k.reduce.reg, Infinity);
@@ -197,11 +197,11 @@ export function allocateRegisters(k: ElementwiseKernel): ElementwiseKernel {
   let nregs = nin;
   const instrs = k.instrs.map((ins, i) => {
     const reg = (r: number): number => (r < 0 ? r : (renamed.get(r) as number));
-    const out: Instr = { ...ins, a: ins.op === 'const' ? ins.a : reg(ins.a), b: ins.op === 'convert' ? ins.b : reg(ins.b), c: reg(ins.c) };
+    const out: Instr = { ...ins, a: ins.op === 'const' ? ins.a : reg(ins.a), b: SOURCE_KIND_OPS.has(ins.op) ? ins.b : reg(ins.b), c: reg(ins.c) };
     out.dst = free.length > 0 ? (free.pop() as number) : nregs++;
     // Operands whose last use is this instruction free their registers for later instructions.
     if (ins.op !== 'const') {
-      for (const r of new Set([ins.a, ins.op === 'convert' ? -1 : ins.b, ins.c])) {
+      for (const r of new Set([ins.a, SOURCE_KIND_OPS.has(ins.op) ? -1 : ins.b, ins.c])) {
         if (r >= nin && lastUse.get(r) === i) free.push(renamed.get(r) as number);
       }
     }

@@ -10,8 +10,12 @@ export const SCALAR_OPS = [
   'copy', 'const', 'convert', 'neg', 'exp', 'log', 'log1p', 'expm1', 'sin', 'cos', 'tanh', 'sqrt',
   'abs', 'sign', 'erf', 'floor', 'ceil', 'add', 'sub', 'mul', 'div', 'pow', 'max', 'min',
   'lt', 'le', 'gt', 'ge', 'eq', 'ne', 'and', 'or', 'not', 'select',
+  'erf_inv', 'xor', 'shift_left', 'shift_right_logical', 'shift_right_arithmetic', 'bitcast_convert_type',
 ] as const;
 export type ScalarOp = (typeof SCALAR_OPS)[number];
+
+/** Ops whose `b` operand is the source dtype code rather than a register (the ABI's convert form). */
+export const SOURCE_KIND_OPS: ReadonlySet<ScalarOp> = new Set<ScalarOp>(['convert', 'bitcast_convert_type']);
 
 /** A strided window into operand `arg` (element units). */
 export interface View {

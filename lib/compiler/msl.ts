@@ -16,6 +16,7 @@ type Form = 'copy' | 'const' | 'convert' | 'unary' | 'binary' | 'compare' | 'sel
 const F: DType[] = ['float32'];
 const FIU: DType[] = ['float32', 'int32', 'uint32'];
 const IUB: DType[] = ['int32', 'uint32', 'bool'];
+const IU: DType[] = ['int32', 'uint32'];
 const ALL: DType[] = [...DTYPES];
 
 /** Operand form and register kinds of each scalar op (native/ABI.md), exhaustive over `ScalarOp`. */
@@ -54,6 +55,13 @@ const OP_INFO: { [O in ScalarOp]: { form: Form; kinds: DType[] } } = {
   or: { form: 'binary', kinds: IUB },
   not: { form: 'unary', kinds: IUB },
   select: { form: 'select', kinds: ALL },
+  erf_inv: { form: 'unary', kinds: F },
+  xor: { form: 'binary', kinds: IUB },
+  shift_left: { form: 'binary', kinds: IU },
+  shift_right_logical: { form: 'binary', kinds: IU },
+  shift_right_arithmetic: { form: 'binary', kinds: IU },
+  // A convert-form op: `b` is the source kind, which must be one of `kinds` too.
+  bitcast_convert_type: { form: 'convert', kinds: FIU },
 };
 
 /** Entries of Metal's buffer argument table: a kernel takes at most this many buffers. */
@@ -248,7 +256,7 @@ function checkInstr(k: ElementwiseKernel, ins: Instr, at: number, typeOf: (r: nu
   if (info.form === 'const') {
     if (!(ins.a >= 0 && ins.a < k.consts.length)) throw new Error(`${where}: const index ${ins.a} is out of range (${k.consts.length} consts)`);
   } else if (info.form === 'convert') {
-    if (!(ins.b >= 0 && ins.b < DTYPES.length)) throw new Error(`${where}: source dtype code ${ins.b} is invalid`);
+    if (!(ins.b >= 0 && ins.b < DTYPES.length && info.kinds.includes(DTYPES[ins.b]))) throw new Error(`${where}: source dtype code ${ins.b} is invalid`);
     expect(ins.a, DTYPES[ins.b], 'a');
   } else if (info.form === 'select') {
     expect(ins.a, 'bool', 'a');
@@ -268,7 +276,7 @@ function instrExpr(k: ElementwiseKernel, ins: Instr, name: (r: number) => string
     case 'const':
       return mslLiteral(k.consts[ins.a], ins.kind);
     case 'convert':
-      return `mg_convert_${SHORT_NAME[ins.kind]}(${name(ins.a)})`;
+      return `mg_${ins.op}_${SHORT_NAME[ins.kind]}(${name(ins.a)})`;
     case 'unary':
       return `mg_${ins.op}(${name(ins.a)})`;
     case 'binary':

@@ -71,6 +71,38 @@ export function logicalOr(x: Operand, y: Operand): NDArray {
   return lax.or(...(prepare('logicalOr', [toBool('logicalOr', x), toBool('logicalOr', y)], ['x', 'y']) as [Value, Value]));
 }
 
+// ---- Bitwise functions (integers and bools) ----
+
+function integerOperands(fn: string, args: unknown[], names: string[], allowBool: boolean): Value[] {
+  const xs = prepare(fn, args, names);
+  const d = xs[0].dtype;
+  if (d === 'float32' || (d === 'bool' && !allowBool)) {
+    throw new TypeError(`${fn}: operands must be ${allowBool ? 'integer or bool' : 'integer'} arrays, received ${xs.map((x) => x.dtype).join(' and ')}`);
+  }
+  return xs;
+}
+const bitwise = (fn: string, op: (a: Value, b: Value) => Value) => (x: Operand, y: Operand): NDArray => {
+  const [a, b] = integerOperands(fn, [x, y], ['x', 'y'], true);
+  return op(a, b);
+};
+export const bitwiseAnd = bitwise('bitwiseAnd', lax.and);
+export const bitwiseOr = bitwise('bitwiseOr', lax.or);
+export const bitwiseXor = bitwise('bitwiseXor', lax.xor);
+/** Bitwise not of integers; logical not of bools. */
+export function invert(x: Operand): NDArray {
+  return lax.not(integerOperands('invert', [x], ['x'], true)[0]);
+}
+export const bitwiseNot = invert;
+/** `x << y`; shifting by the bit width or more gives 0. */
+export function leftShift(x: Operand, y: Operand): NDArray {
+  return lax.shiftLeft(...(integerOperands('leftShift', [x, y], ['x', 'y'], false) as [Value, Value]));
+}
+/** `x >> y`: arithmetic for int32 (sign fill), logical for uint32, as numpy. */
+export function rightShift(x: Operand, y: Operand): NDArray {
+  const [a, b] = integerOperands('rightShift', [x, y], ['x', 'y'], false);
+  return a.dtype === 'uint32' ? lax.shiftRightLogical(a, b) : lax.shiftRightArithmetic(a, b);
+}
+
 function toBool(fn: string, x: Operand): Value {
   const a = asArray(fn, 'condition', x);
   return a.dtype === 'bool' ? a : lax.ne(a, lax.scalarLike(0, a));

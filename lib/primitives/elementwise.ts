@@ -6,17 +6,18 @@
 import { ShapedArray } from '../core/aval';
 import { DType, DTYPE_CODE, isFloat } from '../core/dtype';
 import { shapeStr, shapesEqual } from '../core/shape';
-import { Value } from '../core/trace';
+import { bind1, Value } from '../core/trace';
 import * as lax from '../lax';
 import { contiguousStrides } from '../core/shape';
 import { ElementwiseKernel, Instr, ScalarOp } from '../compiler/kernel';
 import { BDim, BinaryPrim, ComparePrim, Lowering, PrimitiveDef, Tangent, UnaryPrim, UndefPrimal } from './types';
 
-type DTypeRule = 'float' | 'numeric' | 'logical' | 'any';
+type DTypeRule = 'float' | 'numeric' | 'logical' | 'integer' | 'any';
 const ALLOWED: Record<DTypeRule, readonly DType[]> = {
   float: ['float32'],
   numeric: ['float32', 'int32', 'uint32'],
   logical: ['bool', 'int32', 'uint32'],
+  integer: ['int32', 'uint32'],
   any: ['float32', 'int32', 'uint32', 'bool'],
 };
 
@@ -105,7 +106,7 @@ type Contribution = (t: Value, primals: Value[], out: Value) => Value;
 
 /** A unary elementwise primitive. `deriv` gives the tangent contribution (`null` = constant). */
 function unaryDef(p: UnaryPrim, rule: DTypeRule, deriv: Contribution | null, op: ScalarOp = p): PrimitiveDef<UnaryPrim> {
-  const apply = (args: Value[]): Value => lax[p](args[0]);
+  const apply = (args: Value[]): Value => bind1(p, args, {});
   return {
     scalarOp: op,
     abstractEval([x]) {
@@ -130,7 +131,7 @@ function binaryDef(
   derivs: [Contribution, Contribution] | null,
   transpose: PrimitiveDef<BinaryPrim>['transpose'] = null,
 ): PrimitiveDef<BinaryPrim> {
-  const apply = (args: Value[]): Value => lax[p](args[0], args[1]);
+  const apply = (args: Value[]): Value => bind1(p, args, {});
   return {
     scalarOp: p,
     abstractEval(avals) {
@@ -204,6 +205,8 @@ export const elementwiseDefs = {
   floor: unaryDef('floor', 'float', null),
   ceil: unaryDef('ceil', 'float', null),
   not: unaryDef('not', 'logical', null),
+  // d erfinv(x)/dx = sqrt(pi)/2 exp(erfinv(x)^2).
+  erf_inv: unaryDef('erf_inv', 'float', (t, _, y) => lax.mul(t, lax.mul(lax.scalarLike(Math.sqrt(Math.PI) / 2, y), lax.exp(lax.mul(y, y))))),
 
   add: binaryDef('add', 'numeric', [(t) => t, (t) => t], linearInEach([1, 1])),
   sub: binaryDef('sub', 'numeric', [(t) => t, (t) => lax.neg(t)], linearInEach([1, -1])),
@@ -238,6 +241,11 @@ export const elementwiseDefs = {
   min: binaryDef('min', 'any', [(t, [x, y]) => lax.mul(t, minShare(x, y)), (t, [x, y]) => lax.mul(t, minShare(y, x))]),
   and: binaryDef('and', 'logical', null),
   or: binaryDef('or', 'logical', null),
+  xor: binaryDef('xor', 'logical', null),
+  // Shift amounts are read as unsigned: 32 or more (or negative) shifts every bit out (XLA).
+  shift_left: binaryDef('shift_left', 'integer', null),
+  shift_right_logical: binaryDef('shift_right_logical', 'integer', null),
+  shift_right_arithmetic: binaryDef('shift_right_arithmetic', 'integer', null),
 
   lt: compareDef('lt'),
   le: compareDef('le'),
@@ -289,6 +297,21 @@ export const elementwiseDefs = {
     vmap: ([x], dims, p) => [[lax.convert(x, p.dtype, p.weakType)], dims],
     lower: (ins, [out]) => lowerElementwise(ins, out, 'convert', out.dtype, { b: DTYPE_CODE[ins[0].dtype] }),
   } satisfies PrimitiveDef<'convert'>,
+
+  /** Reinterprets the 32 bits of each element as another 32-bit dtype (not differentiable). */
+  bitcast_convert_type: {
+    scalarOp: 'bitcast_convert_type',
+    abstractEval([x], { dtype }) {
+      const widths = ALLOWED.numeric;
+      if (!widths.includes(x.dtype)) throw new TypeError(`bitcastConvertType: the operand must be ${widths.join(' or ')} (32-bit), received ${x.dtype}`);
+      if (!widths.includes(dtype)) throw new TypeError(`bitcastConvertType: the new dtype must be ${widths.join(' or ')} (32-bit), received ${String(dtype)}`);
+      return [new ShapedArray(x.shape, dtype, false)];
+    },
+    jvp: ([x], _, p) => [[lax.bitcastConvertType(x, p.dtype)], [null]],
+    transpose: null,
+    vmap: ([x], dims, p) => [[lax.bitcastConvertType(x, p.dtype)], dims],
+    lower: (ins, [out]) => lowerElementwise(ins, out, 'bitcast_convert_type', out.dtype, { b: DTYPE_CODE[ins[0].dtype] }),
+  } satisfies PrimitiveDef<'bitcast_convert_type'>,
 
   stop_gradient: {
     abstractEval: ([x]) => [x],

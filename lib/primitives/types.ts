@@ -10,8 +10,11 @@ import type { Kernel, ScalarOp } from '../compiler/kernel';
 
 type NoParams = Record<string, never>;
 
-export const UNARY_PRIMS = ['neg', 'exp', 'log', 'log1p', 'expm1', 'sin', 'cos', 'tanh', 'sqrt', 'abs', 'sign', 'erf', 'floor', 'ceil', 'not'] as const;
-export const BINARY_PRIMS = ['add', 'sub', 'mul', 'div', 'pow', 'max', 'min', 'and', 'or'] as const;
+export const UNARY_PRIMS = ['neg', 'exp', 'log', 'log1p', 'expm1', 'sin', 'cos', 'tanh', 'sqrt', 'abs', 'sign', 'erf', 'floor', 'ceil', 'not', 'erf_inv'] as const;
+export const BINARY_PRIMS = [
+  'add', 'sub', 'mul', 'div', 'pow', 'max', 'min', 'and', 'or',
+  'xor', 'shift_left', 'shift_right_logical', 'shift_right_arithmetic',
+] as const;
 export const COMPARE_PRIMS = ['lt', 'le', 'gt', 'ge', 'eq', 'ne'] as const;
 export type UnaryPrim = (typeof UNARY_PRIMS)[number];
 export type BinaryPrim = (typeof BINARY_PRIMS)[number];
@@ -42,6 +45,7 @@ export type Params = { [P in UnaryPrim | BinaryPrim | ComparePrim]: NoParams } &
   slice: { start: number[]; limit: number[]; strides: number[] };
   pad: { lo: number[]; hi: number[]; interior: number[]; value: number };
   stop_gradient: NoParams;
+  bitcast_convert_type: { dtype: DType };
 };
 
 export type Prim = keyof Params;

@@ -18,6 +18,7 @@ constexpr uint32_t kU = 1u << 2;
 constexpr uint32_t kB = 1u << 3;
 constexpr uint32_t kFIU = kF | kI | kU;
 constexpr uint32_t kIUB = kI | kU | kB;
+constexpr uint32_t kIU = kI | kU;
 constexpr uint32_t kAll = kF | kI | kU | kB;
 
 constexpr bool is_dtype_code(int32_t code) { return code >= 0 && code < kNumDTypes; }

@@ -149,6 +149,13 @@ InstrKernel instr_kernel(ScalarOp op, DType kind, DType src) {
       if (kind == DType::boolean) return &unary_loop<fn::not_bool, uint32_t>;
       return kind == DType::f32 ? nullptr : &unary_loop<fn::not_, uint32_t>;
     case ScalarOp::select: return &select_loop;
+    // Bitwise ops and erf_inv (random number generation).
+    case ScalarOp::erf_inv: return float_only<fn::erf_inv>(kind);
+    case ScalarOp::xor_: return bitwise<fn::xor_>(kind);
+    case ScalarOp::shift_left: return bitwise<fn::shift_left>(kind);
+    case ScalarOp::shift_right_logical: return bitwise<fn::shift_right_logical>(kind);
+    case ScalarOp::shift_right_arithmetic: return bitwise<fn::shift_right_arithmetic>(kind);
+    case ScalarOp::bitcast_convert_type: return op_info(op).kinds & kind_bit(src) ? &copy_loop : nullptr;
   }
   return nullptr;
 }

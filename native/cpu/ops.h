@@ -11,7 +11,7 @@ namespace metalgrad::cpu {
 enum class OpForm {
   copy,     // dst = a (a of kind)
   constant, // dst = consts[a] converted to kind
-  convert,  // dst = (kind) a, where b is a's dtype
+  convert,  // dst = (kind) a, where b is a's dtype (one of the op's kinds)
   unary,    // dst = f(a), all of kind
   binary,   // dst = f(a, b), all of kind
   compare,  // dst (bool) = f(a, b), a and b of kind
@@ -54,7 +54,13 @@ enum class OpForm {
   X(and_, "and", binary, kIUB)         \
   X(or_, "or", binary, kIUB)           \
   X(not_, "not", unary, kIUB)          \
-  X(select, "select", select, kAll)
+  X(select, "select", select, kAll)    \
+  X(erf_inv, "erf_inv", unary, kF)     \
+  X(xor_, "xor", binary, kIUB)         \
+  X(shift_left, "shift_left", binary, kIU)                         \
+  X(shift_right_logical, "shift_right_logical", binary, kIU)       \
+  X(shift_right_arithmetic, "shift_right_arithmetic", binary, kIU) \
+  X(bitcast_convert_type, "bitcast_convert_type", convert, kFIU)
 
 enum class ScalarOp : int32_t {
 #define MG_OP_ENUM(id, name, form, kinds) id,

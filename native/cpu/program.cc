@@ -231,7 +231,9 @@ Instr read_instr(StepReader& r, RegisterKinds& regs, int32_t nin, int32_t nregs)
       expect_unused(r, in.c, "c");
       break;
     case OpForm::convert:
-      if (!is_dtype_code(in.b)) r.fail(cat("convert source dtype b=", in.b, " is not a dtype code"));
+      if (!is_dtype_code(in.b) || !(info.kinds & kind_bit(static_cast<DType>(in.b)))) {
+        r.fail(cat(info.name, " source dtype b=", in.b, " is not a dtype code the op is defined on"));
+      }
       regs.expect(in.a, "operand a", static_cast<DType>(in.b));
       expect_unused(r, in.c, "c");
       break;

@@ -184,5 +184,47 @@ struct or_ { template <class T> T operator()(T a, T b) const { return a | b; } }
 struct not_ { template <class T> T operator()(T x) const { return ~x; } };
 struct not_bool { uint32_t operator()(uint32_t x) const { return x ^ 1u; } };
 
+
+// ---- Bitwise ops and erf_inv (random number generation) ----
+
+struct xor_ { template <class T> T operator()(T a, T b) const { return a ^ b; } };
+// Shift amounts are read as unsigned; 32 or more shifts every bit out (XLA).
+struct shift_left {
+  template <class T> T operator()(T a, T b) const {
+    return static_cast<T>(bits(b) >= 32u ? 0u : bits(a) << bits(b));
+  }
+};
+struct shift_right_logical {
+  template <class T> T operator()(T a, T b) const {
+    return static_cast<T>(bits(b) >= 32u ? 0u : bits(a) >> bits(b));
+  }
+};
+// Shifts in copies of the sign bit, on int32 and uint32 alike (no signed shift is evaluated).
+struct shift_right_arithmetic {
+  template <class T> T operator()(T a, T b) const {
+    const uint32_t fill = (bits(a) >> 31) ? ~0u : 0u;
+    return static_cast<T>(bits(b) >= 32u ? fill : ((bits(a) ^ fill) >> bits(b)) ^ fill);
+  }
+};
+// Giles' single-precision approximation, as XLA's ErfInv for f32 (so random.normal matches JAX
+// closely); erf_inv(+-1) = +-inf, NaN outside [-1, 1].
+struct erf_inv {
+  float operator()(float x) const {
+    static constexpr float kSmall[9] = {2.81022636e-08f, 3.43273939e-07f, -3.5233877e-06f,
+                                        -4.39150654e-06f, 0.00021858087f, -0.00125372503f,
+                                        -0.00417768164f, 0.246640727f, 1.50140941f};
+    static constexpr float kLarge[9] = {-0.000200214257f, 0.000100950558f, 0.00134934322f,
+                                        -0.00367342844f, 0.00573950773f, -0.0076224613f,
+                                        0.00943887047f, 1.00167406f, 2.83297682f};
+    float w = -std::log1p(-x * x);
+    const bool small = w < 5.0f;
+    const float* c = small ? kSmall : kLarge;
+    w = small ? w - 2.5f : std::sqrt(w) - 3.0f;
+    float p = c[0];
+    for (int i = 1; i < 9; ++i) p = c[i] + p * w;
+    return std::fabs(x) == 1.0f ? x * std::numeric_limits<float>::infinity() : p * x;
+  }
+};
+
 }  // namespace fn
 }  // namespace metalgrad::cpu

@@ -21,11 +21,12 @@ constexpr uint32_t kUMax = std::numeric_limits<uint32_t>::max();
 }  // namespace
 
 TEST(op_table_matches_kernels) {
-  CHECK_EQ(kNumScalarOps, 34);
+  CHECK_EQ(kNumScalarOps, 40);
   CHECK_EQ(std::string(kOpInfo[0].name), std::string("copy"));
   CHECK_EQ(std::string(kOpInfo[30].name), std::string("and"));
   CHECK_EQ(std::string(kOpInfo[33].name), std::string("select"));
-  CHECK_EQ(metalgrad::cpu::scalar_op_names().size(), size_t(34));
+  CHECK_EQ(std::string(kOpInfo[39].name), std::string("bitcast_convert_type"));
+  CHECK_EQ(metalgrad::cpu::scalar_op_names().size(), size_t(40));
   for (int op = 0; op < kNumScalarOps; ++op) {
     for (int k = 0; k < 4; ++k) {
       auto kind = static_cast<DType>(k);
