@@ -9,6 +9,8 @@ import * as lax from './lax';
 import * as np from './numpy';
 import { asArray, checkDType } from './numpy/util';
 
+export * as initializers from './initializers';
+
 export interface AxisOptions {
   axis?: number | number[];
 }
