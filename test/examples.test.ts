@@ -22,5 +22,8 @@ describe('examples', () => {
     expect(result.clippedFraction).toBeLessThan(1);
     expect(result.accuracy).toBeGreaterThan(0.8);
     expect(lines.filter((l) => l.startsWith('epoch'))).toHaveLength(2);
+    // The noise is drawn from the seed: the same seed repeats the run, no noise changes it.
+    expect(perExample({ epochs: 2, log: () => {} }).loss).toBe(result.loss);
+    expect(perExample({ epochs: 2, noiseMultiplier: 0, log: () => {} }).loss).not.toBe(result.loss);
   });
 });
