@@ -1,9 +1,10 @@
 /**
  * @file optim: each optimizer's first steps against optax's formulas evaluated in float64, jit ≡
- * eager, convergence on a quadratic, pytree params, clipping and masking, schedule values, errors.
+ * eager, vmap ≡ a loop, convergence on a quadratic, pytree params, clipping and masking, schedule
+ * values, errors.
  */
 
-import { Array as MgArray, grad, jit, numpy as np, optim, tree } from 'metalgrad';
+import { Array as MgArray, grad, jit, numpy as np, optim, tree, vmap } from 'metalgrad';
 import { expectClose, rng } from './util';
 
 // ---------------------------------------------------------------------------------------------
@@ -162,6 +163,25 @@ describe('state', () => {
     const count = (s as [{ count: MgArray }])[0].count;
     expect(count.dtype).toBe('int32');
     expect(count.item()).toBe(3);
+  });
+
+  test('vmap of init and a training step (an ensemble of three models) matches a loop', () => {
+    const opt = optim.adam({ learningRate: optim.cosineDecaySchedule({ initValue: 0.1, decaySteps: 10 }) });
+    const quadratic = (p: MgArray) => np.sum(np.square(np.subtract(p, 3)));
+    const step = (p: MgArray, s: unknown): [MgArray, unknown] => {
+      const [u, next] = opt.update(grad(quadratic)(p) as MgArray, s, p);
+      return [optim.applyUpdates(p, u), next];
+    };
+    const starts = [[1, 2], [5, 6], [0, 0]];
+    let [ps, ss] = [np.array(starts), vmap((p: MgArray) => opt.init(p))(np.array(starts))];
+    for (let k = 0; k < 3; k++) [ps, ss] = vmap(step)(ps, ss);
+    const loop = starts.map((start) => {
+      let [p, s] = [np.array(start), opt.init(np.array(start))];
+      for (let k = 0; k < 3; k++) [p, s] = step(p, s);
+      return p.toArray() as number[];
+    });
+    expectClose(ps, loop, { rtol: 1e-6, atol: 1e-7 });
+    expect(tree.leaves(ss).map((l) => (l as MgArray).shape[0])).toEqual([3, 3, 3, 3]);
   });
 
   test('sgd without momentum has no per-parameter state', () => {
