@@ -3,7 +3,7 @@
 import { NDArray } from './core/array';
 import { DType } from './core/dtype';
 import { typeError } from './core/errors';
-import { checkOptions, numberOption } from './core/options';
+import { booleanOption, checkOptions, numberOption } from './core/options';
 import { normalizeAxes, normalizeAxis } from './core/shape';
 import * as lax from './lax';
 import * as np from './numpy';
@@ -60,9 +60,10 @@ export function logSoftmax(x: unknown, options: AxisOptions = {}): NDArray {
 }
 
 /** GELU; the tanh approximation by default (as jax.nn.gelu), the exact erf form with `{approximate: false}`. */
-export function gelu(x: unknown, options: { approximate?: boolean } = {}): NDArray {
+export function gelu(x: unknown, options?: { approximate?: boolean }): NDArray {
+  const approximate = booleanOption('gelu', 'approximate', checkOptions('gelu', options, '{approximate}').approximate, true);
   const a = np.astype(asArray('gelu', 'x', x), 'float32');
-  if (options.approximate === false) return np.multiply(np.multiply(a, 0.5), np.add(1, lax.erf(np.multiply(a, Math.SQRT1_2))));
+  if (!approximate) return np.multiply(np.multiply(a, 0.5), np.add(1, lax.erf(np.multiply(a, Math.SQRT1_2))));
   const inner = np.multiply(Math.sqrt(2 / Math.PI), np.add(a, np.multiply(0.044715, np.multiply(a, np.multiply(a, a)))));
   return np.multiply(np.multiply(a, 0.5), np.add(1, np.tanh(inner)));
 }

@@ -13,6 +13,7 @@ describe('nn errors', () => {
     ['standardize with a bad epsilon', () => nn.standardize(np.ones([2, 2]), { epsilon: NaN }), /^standardize: argument `epsilon` must be a finite number, received number NaN$/],
     ['standardize with a bad mean', () => nn.standardize(np.ones([2, 2]), { mean: 'zero' }), /^standardize: argument `mean` must be an array/],
     ['softplus of a string', () => nn.softplus('x'), /^softplus: argument `x` must be an array/],
+    ['gelu with a non-boolean approximate', () => nn.gelu(np.ones([2]), { approximate: 0 as unknown as boolean }), /^gelu: argument `approximate` must be a boolean, received number 0$/],
     ['tanh of an object', () => nn.tanh({}), /^tanh: argument `x` must be an array/],
   ] as [string, () => unknown, RegExp][])('%s', (_name, thunk, message) => {
     expect(thunk).toThrow(message);
