@@ -21,7 +21,15 @@
         "MACOSX_DEPLOYMENT_TARGET": "11.0",
         "GCC_OPTIMIZATION_LEVEL": "3",
         "OTHER_CPLUSPLUSFLAGS": ["-fno-strict-aliasing", "-Wall", "-Wextra"]
-      }
+      },
+      "conditions": [
+        ["OS=='mac'", {
+          "sources": ["native/metal/host.mm", "native/metal/pipelines.mm"],
+          "defines": ["METALGRAD_METAL"],
+          "xcode_settings": {"CLANG_ENABLE_OBJC_ARC": "YES"},
+          "link_settings": {"libraries": ["-framework Metal", "-framework Foundation", "-framework CoreGraphics"]}
+        }]
+      ]
     }
   ]
 }

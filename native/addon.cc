@@ -1,5 +1,5 @@
 // N-API glue: checks the JS arguments, hands typed-array storage to the CPU engine, and turns C++
-// exceptions into JS errors. The only file that includes napi.h.
+// exceptions into JS errors. On macOS the addon also exports `metal` (native/metal/host.mm).
 #include <napi.h>
 
 #include <exception>
@@ -8,6 +8,9 @@
 #include <vector>
 
 #include "engine.h"
+#ifdef METALGRAD_METAL
+#include "metal/host.h"
+#endif
 
 namespace {
 
@@ -168,6 +171,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("execute", Napi::Function::New(env, Execute, "execute"));
   exports.Set("scalarOps", Napi::Function::New(env, ScalarOps, "scalarOps"));
   exports.Set("abiVersion", Napi::Number::New(env, metalgrad::cpu::kAbiVersion));
+#ifdef METALGRAD_METAL
+  exports.Set("metal", metalgrad::metal::Exports(env));
+#endif
   return exports;
 }
 

@@ -3,6 +3,7 @@
  * primitives. Buffers are typed arrays on every device (Metal's shared storage is CPU-visible).
  */
 
+import { Device } from '../core/array';
 import { DType, TypedArray } from '../core/dtype';
 import { Kernel } from '../compiler/kernel';
 
@@ -13,9 +14,12 @@ export interface Executable {
 }
 
 export interface Backend {
-  readonly device: 'cpu';
+  readonly device: Device;
   allocate(dtype: DType, size: number): TypedArray;
   /** Prepares `kernels`, whose args index the buffer list given to `dispatch`. */
   compile(kernels: Kernel[]): Executable;
+  /** Runs (or enqueues) the kernels over `bufs`, which must all have come from `allocate`. */
   dispatch(exe: Executable, bufs: TypedArray[]): void;
+  /** Waits until the host may read what dispatched work wrote. */
+  sync(): void;
 }

@@ -26,9 +26,7 @@ export const cpuBackend: Backend = {
     const { handle } = exe as CpuExecutable;
     if (handle !== undefined) native().execute(handle, bufs);
   },
+  sync(): void {
+    // Runs synchronously: results are ready when dispatch returns.
+  },
 };
-
-/** The backend arrays live on (the only one in this build). */
-export function defaultBackend(): Backend {
-  return cpuBackend;
-}

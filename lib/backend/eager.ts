@@ -1,7 +1,8 @@
 /**
  * @file Eager evaluation: the bottom of the trace stack. Each primitive is lowered to kernels and run
- * on the native CPU path immediately. The lowering of a (primitive, params, input avals) signature is
- * compiled once and cached, so a repeated eager op costs one buffer allocation and one native call.
+ * at once on the device its operands select (lib/backend/devices.ts). The lowering of a (device,
+ * primitive, params, input avals) signature is compiled once and cached, so a repeated eager op costs
+ * its buffer allocations and one native call.
  */
 
 import { ShapedArray } from '../core/aval';
@@ -10,8 +11,8 @@ import { TypedArray } from '../core/dtype';
 import { installEvalTrace, Trace, Value } from '../core/trace';
 import { primitiveDef } from '../primitives';
 import { Params, Prim } from '../primitives/types';
-import { Executable } from './backend';
-import { defaultBackend } from './cpu';
+import { Backend, Executable } from './backend';
+import { backendFor, moveTo, placement } from './devices';
 
 /** A compiled eager op: buffers are [inputs, outputs, temps]; `aliases[o]` is the input output o shares. */
 interface EagerOp {
@@ -34,8 +35,7 @@ function paramsKey(params: object): string | undefined {
   return JSON.stringify(params);
 }
 
-function compileOp<P extends Prim>(prim: P, inAvals: ShapedArray[], params: Params[P]): EagerOp {
-  const backend = defaultBackend();
+function compileOp<P extends Prim>(backend: Backend, prim: P, inAvals: ShapedArray[], params: Params[P]): EagerOp {
   const def = primitiveDef(prim);
   const outAvals = def.abstractEval(inAvals, params);
   const { kernels, temps } = def.lower(inAvals, outAvals, params);
@@ -44,24 +44,27 @@ function compileOp<P extends Prim>(prim: P, inAvals: ShapedArray[], params: Para
   return { outAvals, temps, aliases, exe: backend.compile(kernels) };
 }
 
-function eagerOp<P extends Prim>(prim: P, args: ConcreteArray[], params: Params[P]): EagerOp {
+function eagerOp<P extends Prim>(backend: Backend, prim: P, args: ConcreteArray[], params: Params[P]): EagerOp {
   const inAvals = args.map((a) => a.aval);
   const pk = paramsKey(params);
-  if (pk === undefined) return compileOp(prim, inAvals, params);
-  let key = prim + pk;
+  if (pk === undefined) return compileOp(backend, prim, inAvals, params);
+  let key = `${backend.device}|${prim}${pk}`;
   for (const a of inAvals) key += a.toString();
   let op = cache.get(key);
   if (op === undefined) {
-    op = compileOp(prim, inAvals, params);
+    op = compileOp(backend, prim, inAvals, params);
     if (cache.size >= MAX_CACHED) cache.clear();
     cache.set(key, op);
   }
   return op;
 }
 
-export function executeEager<P extends Prim>(prim: P, args: ConcreteArray[], params: Params[P]): ConcreteArray[] {
-  const backend = defaultBackend();
-  const { outAvals, temps, aliases, exe } = eagerOp(prim, args, params);
+export function executeEager<P extends Prim>(prim: P, operands: ConcreteArray[], params: Params[P]): ConcreteArray[] {
+  const device = placement(operands);
+  const backend = backendFor(device);
+  const args = operands.map((a) => moveTo(a, device));
+  const committed = args.some((a) => a.committed);
+  const { outAvals, temps, aliases, exe } = eagerOp(backend, prim, args, params);
   const bufs: TypedArray[] = args.map((a) => a.buffer);
   for (let i = 0; i < outAvals.length; ++i) {
     const alias = aliases[i];
@@ -70,7 +73,7 @@ export function executeEager<P extends Prim>(prim: P, args: ConcreteArray[], par
   for (const t of temps) bufs.push(backend.allocate(t.dtype, t.size));
   if (exe.launches > 0) backend.dispatch(exe, bufs);
   const n = args.length;
-  return outAvals.map((a, i) => new ConcreteArray(a, bufs[n + i]));
+  return outAvals.map((a, i) => new ConcreteArray(a, bufs[n + i], device, committed));
 }
 
 class EvalTrace extends Trace {

@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { TypedArray } from '../core/dtype';
 import { SCALAR_OPS } from '../compiler/kernel';
+import type { MetalAddon } from './metal';
 
 /** A decoded, validated step program held by the addon (opaque to JS). */
 export type NativeProgram = { readonly __nativeProgram: unique symbol };
@@ -17,6 +18,8 @@ export interface NativeAddon {
   run(code: Int32Array, consts: Float64Array, bufs: TypedArray[]): void;
   scalarOps(): string[];
   abiVersion: number;
+  /** The Metal host, in macOS builds only. */
+  metal?: MetalAddon;
 }
 
 function packageRoot(): string {

@@ -1,7 +1,8 @@
 /**
  * @file Lowers an optimised jaxpr to an execution plan: one kernel list over numbered buffers, with
- * intermediates assigned to a reusable pool by liveness. A call then fills in the inputs and fresh
- * output buffers and runs the whole plan in one native call.
+ * intermediates assigned to a reusable pool by liveness, for one backend. A call then fills in the
+ * inputs (moved to the backend's device) and fresh output buffers and runs the whole plan in one
+ * dispatch.
  */
 
 import { ShapedArray } from '../core/aval';
@@ -9,7 +10,7 @@ import { ConcreteArray } from '../core/concrete';
 import { TypedArray } from '../core/dtype';
 import { Atom, ClosedJaxpr, Literal, Var } from '../ir/jaxpr';
 import { Backend, Executable } from '../backend/backend';
-import { defaultBackend } from '../backend/cpu';
+import { moveTo } from '../backend/devices';
 import { primitiveDef } from '../primitives';
 import { fuse } from './fusion';
 import { generateMsl } from './msl';
@@ -64,18 +65,22 @@ export class Plan {
   }
 
   run(inputs: ConcreteArray[]): ConcreteArray[] {
-    const bufs = this.bufs;
-    for (let i = 0; i < inputs.length; i++) bufs[this.inputSlots[i]] = inputs[i].buffer;
-    for (const o of this.outSlots) bufs[o.slot] = this.backend.allocate(o.aval.dtype, o.aval.size);
-    this.backend.dispatch(this.exe, bufs);
-    const outs = this.outputs.map((o) => new ConcreteArray(o.aval, bufs[o.slot]));
+    const { bufs, backend } = this;
+    let committed = false;
+    for (let i = 0; i < inputs.length; i++) {
+      bufs[this.inputSlots[i]] = moveTo(inputs[i], backend.device).buffer;
+      committed ||= inputs[i].committed;
+    }
+    for (const o of this.outSlots) bufs[o.slot] = backend.allocate(o.aval.dtype, o.aval.size);
+    backend.dispatch(this.exe, bufs);
+    const outs = this.outputs.map((o) => new ConcreteArray(o.aval, bufs[o.slot], backend.device, committed));
     // Drop references to caller data so the plan does not keep it alive.
     for (const s of this.inputSlots) bufs[s] = EMPTY;
     for (const o of this.outSlots) bufs[o.slot] = EMPTY;
     return outs;
   }
 
-  static build(closed: ClosedJaxpr, backend: Backend = defaultBackend()): Plan {
+  static build(closed: ClosedJaxpr, backend: Backend): Plan {
     const { jaxpr, consts } = closed;
     const values: ValueInfo[] = [];
     const root: number[] = [];
@@ -89,14 +94,14 @@ export class Plan {
     jaxpr.constvars.forEach((v, i) => {
       const c = consts[i];
       if (!(c instanceof ConcreteArray)) throw new Error('jit: internal error: a constant of the staged function is not a concrete array');
-      ids.set(v, newValue(v.aval, { kind: 'const', buffer: c.buffer }));
+      ids.set(v, newValue(v.aval, { kind: 'const', buffer: moveTo(c, backend.device).buffer }));
     });
     const literals = new Map<string, number>();
     const idOf = (a: Atom): number => {
       if (!(a instanceof Literal)) return ids.get(a) as number;
       const key = a.key;
       let id = literals.get(key);
-      if (id === undefined) literals.set(key, (id = newValue(a.aval, { kind: 'const', buffer: a.value.buffer })));
+      if (id === undefined) literals.set(key, (id = newValue(a.aval, { kind: 'const', buffer: moveTo(a.value, backend.device).buffer })));
       return id;
     };
 

@@ -3,7 +3,7 @@
 import { ShapedArray } from './aval';
 import { DType, TypedArray } from './dtype';
 
-export type Device = 'cpu';
+export type Device = 'cpu' | 'metal';
 
 /** Nested JS arrays of numbers, as returned by `toArray()`. */
 export type NestedArray = number | boolean | NestedArray[];

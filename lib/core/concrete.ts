@@ -1,40 +1,59 @@
-/** @file Arrays that hold data: a contiguous row-major typed array owned by the JS garbage collector. */
+/**
+ * @file Arrays that hold data: a contiguous row-major typed array owned by the JS garbage collector,
+ * on a device (Metal buffers are typed arrays over shared memory, readable once their work completes).
+ */
 
-import { NDArray, NestedArray } from './array';
+import { Device, NDArray, NestedArray } from './array';
 import { ShapedArray } from './aval';
 import { allocate, castScalar, DType, TypedArray } from './dtype';
 import { Shape, sizeOf } from './shape';
+
+/** Waits until the host may read buffers of a device (registered by backends whose work is asynchronous). */
+const hostSyncs = new Map<Device, () => void>();
+export function registerHostSync(device: Device, sync: () => void): void {
+  hostSyncs.set(device, sync);
+}
 
 export class ConcreteArray extends NDArray {
   constructor(
     readonly aval: ShapedArray,
     /** Row-major storage; shared (never mutated) between arrays that are reshapes of each other. */
     public buffer: TypedArray,
+    private readonly place: Device = 'cpu',
+    /** Placed explicitly (`devicePut`, or computed from committed arrays): operations follow it (as JAX). */
+    readonly committed = false,
   ) {
     super();
   }
 
-  get device(): 'cpu' {
-    return 'cpu';
+  get device(): Device {
+    return this.place;
   }
 
   data(): TypedArray {
-    return this.buffer.slice(0, this.size);
+    return this.hostBuffer().slice(0, this.size);
+  }
+
+  /** The storage, once pending device work that writes it has completed. */
+  hostBuffer(): TypedArray {
+    if (this.place !== 'cpu') hostSyncs.get(this.place)?.();
+    return this.buffer;
   }
 
   item(): number {
     if (this.size !== 1) throw new Error(`Array.item: the array must have exactly one element, but it has shape [${this.aval.shape.join(', ')}] (${this.size} elements)`);
-    return Number(this.scalarAt(0));
+    return Number(this.scalarAt(this.hostBuffer(), 0));
   }
 
   toArray(): NestedArray {
     const shape = this.aval.shape;
-    if (shape.length === 0) return this.scalarAt(0);
+    const buf = this.hostBuffer();
+    if (shape.length === 0) return this.scalarAt(buf, 0);
     const build = (dim: number, offset: number): NestedArray[] => {
       const n = shape[dim];
       const out: NestedArray[] = new globalThis.Array(n);
       const step = sizeOf(shape.slice(dim + 1));
-      for (let i = 0; i < n; i++) out[i] = dim === shape.length - 1 ? this.scalarAt(offset + i) : build(dim + 1, offset + i * step);
+      for (let i = 0; i < n; i++) out[i] = dim === shape.length - 1 ? this.scalarAt(buf, offset + i) : build(dim + 1, offset + i * step);
       return out;
     };
     return build(0, 0);
@@ -49,9 +68,9 @@ export class ConcreteArray extends NDArray {
     this.buffer = allocate(this.dtype, 0);
   }
 
-  private scalarAt(i: number): number | boolean {
-    if (i >= this.buffer.length) throw new Error('Array: this array was disposed');
-    const v = this.buffer[i];
+  private scalarAt(buf: TypedArray, i: number): number | boolean {
+    if (i >= buf.length) throw new Error('Array: this array was disposed');
+    const v = buf[i];
     return this.dtype === 'bool' ? v !== 0 : v;
   }
 }

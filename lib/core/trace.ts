@@ -4,7 +4,7 @@
  */
 
 import type { Params, Prim } from '../primitives/types';
-import { NDArray } from './array';
+import { Device, NDArray } from './array';
 import { TypedArray } from './dtype';
 
 /** A value flowing through `bind`: a concrete array or a tracer of some transformation. */
@@ -40,7 +40,7 @@ export abstract class Tracer extends NDArray {
   fullLower(): Value {
     return this;
   }
-  get device(): 'cpu' {
+  get device(): Device {
     return 'cpu';
   }
   private concretization(what: string): Error {

@@ -62,7 +62,7 @@ export function arrayFromData(fn: string, data: unknown, options: ArrayOptions =
     if (!(x instanceof ConcreteArray)) return x;
     shape = [...x.aval.shape];
     dtype = x.dtype;
-    buffer = x.buffer.slice();
+    buffer = x.data();
   } else if (ArrayBuffer.isView(data) && !(data instanceof DataView)) {
     const inferred = TYPED_DTYPE.get(data.constructor);
     if (!inferred) throw typeError(fn, 'data', 'a Float32Array, Float64Array or integer typed array', data);

@@ -14,6 +14,8 @@ import { simplify } from '../compiler/simplify';
 import { dce } from '../compiler/dce';
 import { KernelInfo, Plan } from '../compiler/plan';
 import { ClosedJaxpr } from '../ir/jaxpr';
+import { backendFor, placement } from '../backend/devices';
+import { Device } from '../core/array';
 import { traceToJaxpr } from '../ir/stage';
 import { checkFunction, flattenResult, leafToValue } from './common';
 
@@ -82,7 +84,8 @@ export function jit<F extends (...args: any[]) => any>(f: F, options: JitOptions
     const dynamic = statics.size === 0 ? args : args.filter((_, i) => !statics.has(i));
     const [leaves, def] = flatten(dynamic, 'jit', statics.size ? 'non-static args' : 'args');
     const values = leaves.map((l, i) => leafToValue('jit', `args leaf ${i}`, l));
-    let key = `${def}|`;
+    const device = placement(values);
+    let key = `${device}|${def}|`;
     for (const v of values) key += `${v.aval.toString()},`;
     if (statics.size > 0) key += `|${[...statics].sort().map((i) => staticKey('jit', args[i])).join(',')}`;
     const rebuild = (xs: Value[]): unknown[] => {
@@ -90,24 +93,24 @@ export function jit<F extends (...args: any[]) => any>(f: F, options: JitOptions
       let j = 0;
       return args.map((a, i) => (statics.has(i) ? a : dyn[j++]));
     };
-    return { values, def, key, rebuild };
+    return { values, def, key, rebuild, device };
   };
 
-  const compile = (values: Value[], rebuild: (xs: Value[]) => unknown[]): Compiled => {
+  const compile = (values: Value[], rebuild: (xs: Value[]) => unknown[], device: Device): Compiled => {
     const store: { out?: TreeDef } = {};
     const inAvals = values.map((v) => v.aval as ShapedArray);
     const traced = traceToJaxpr((...xs) => flattenResult('jit', f(...rebuild(xs)), store), inAvals, 'jit');
     const jaxpr = dce(simplify(cse(traced.jaxpr)));
     const consts = jaxpr.constvars.map((v) => traced.consts[traced.jaxpr.constvars.indexOf(v)]);
     const closed = new ClosedJaxpr(jaxpr, consts);
-    return { closed, plan: Plan.build(closed), outDef: store.out as TreeDef };
+    return { closed, plan: Plan.build(closed, backendFor(device)), outDef: store.out as TreeDef };
   };
 
   const lookup = (args: unknown[]): { compiled: Compiled; values: Value[] } => {
-    const { values, key, rebuild } = prepare(args);
+    const { values, key, rebuild, device } = prepare(args);
     let compiled = cache.get(key);
     if (!compiled) {
-      compiled = compile(values, rebuild);
+      compiled = compile(values, rebuild, device);
       cache.set(key, compiled);
     }
     return { compiled, values };

@@ -1,0 +1,114 @@
+/**
+ * @file The Metal backend: each kernel's generated MSL (lib/compiler/msl.ts) becomes a pipeline of the
+ * addon's cache (native/metal), buffers are shared-memory MTLBuffers seen as typed arrays, and a
+ * dispatch encodes every kernel of a call into one command buffer without waiting; reading a result
+ * (`ConcreteArray.hostBuffer`) waits first.
+ */
+
+import * as os from 'os';
+import * as path from 'path';
+import { registerHostSync } from '../core/concrete';
+import { DType, TypedArray } from '../core/dtype';
+import { Kernel } from '../compiler/kernel';
+import { generateMsl, mslBindings, mslThreads } from '../compiler/msl';
+import { Backend, Executable } from './backend';
+
+export interface MetalDeviceInfo {
+  name: string;
+  maxBufferLength: number;
+  /** Whether the GPU is Apple7 or newer (M1 and later; the VMs of hosted CI runners are Apple5). */
+  apple7: boolean;
+  /** The binary archive of compiled pipelines ('' when the disk cache is off). */
+  archivePath: string;
+  archiveError: string;
+}
+
+export interface MetalCacheStats {
+  /** Pipelines the GPU compiler built in this process. */
+  compiled: number;
+  /** Pipelines found in the on-disk binary archive. */
+  archiveHits: number;
+  /** Requests answered by the in-process cache. */
+  memoryHits: number;
+  archivePath: string;
+  archiveError: string;
+}
+
+/** The addon's `metal` object (native/metal/host.mm), present in macOS builds. */
+export interface MetalAddon {
+  open(cacheDir: string): MetalDeviceInfo;
+  allocate(bytes: number): ArrayBuffer;
+  compile(source: string, functionName: string): number;
+  /** `launches` = [count, then per launch: pipeline, threads, nbind, bufIndex × nbind]. */
+  dispatch(launches: Int32Array, bufs: TypedArray[]): void;
+  sync(): void;
+  stats(): MetalCacheStats;
+}
+
+export interface MetalBackend extends Backend {
+  readonly device: 'metal';
+  readonly info: MetalDeviceInfo;
+  stats(): MetalCacheStats;
+}
+
+/** Every generated source names its kernel the same, so equal kernels share one pipeline. */
+const KERNEL_NAME = 'metalgrad_kernel';
+
+/** `$METALGRAD_CACHE_DIR` (empty turns the disk cache off), else ~/Library/Caches/metalgrad. */
+export function metalCacheDir(): string {
+  const env = process.env.METALGRAD_CACHE_DIR;
+  return env !== undefined ? env : path.join(os.homedir(), 'Library', 'Caches', 'metalgrad');
+}
+
+/** A compile failure with the source line the Metal compiler points at (`program_source:LINE:COL`). */
+export function compileError(what: string, source: string, log: string): Error {
+  const m = /program_source:(\d+):\d+: error: ([^\n]*)/.exec(log);
+  if (!m) return new Error(`metal: ${what} failed to compile: ${log}`);
+  const line = source.split('\n')[Number(m[1]) - 1] ?? '';
+  return new Error(`metal: ${what} failed to compile: ${m[2]}\n  at line ${m[1]}: ${line.trim()}\n${log}`);
+}
+
+interface MetalExecutable extends Executable {
+  code: Int32Array;
+}
+
+const STORAGE = { float32: Float32Array, int32: Int32Array, uint32: Uint32Array, bool: Uint8Array } as const;
+
+export function createMetalBackend(addon: MetalAddon, cacheDir = metalCacheDir()): MetalBackend {
+  const info = addon.open(cacheDir);
+  registerHostSync('metal', () => addon.sync());
+  return {
+    device: 'metal',
+    info,
+    stats: () => addon.stats(),
+    allocate(dtype: DType, size: number): TypedArray {
+      const Ctor = STORAGE[dtype];
+      return new Ctor(addon.allocate(size * Ctor.BYTES_PER_ELEMENT), 0, size);
+    },
+    compile(kernels: Kernel[]): MetalExecutable {
+      const code: number[] = [0];
+      kernels.forEach((k, i) => {
+        const threads = k.kind === 'alias' ? 0 : mslThreads(k);
+        if (threads === 0) return;
+        const source = generateMsl(k, KERNEL_NAME);
+        let pipeline: number;
+        try {
+          pipeline = addon.compile(source, KERNEL_NAME);
+        } catch (e) {
+          throw compileError(`${k.kind} kernel ${i} of ${kernels.length}`, source, (e as Error).message);
+        }
+        const args = mslBindings(k).map((b) => b.arg);
+        code.push(pipeline, threads, args.length, ...args);
+        code[0]++;
+      });
+      return { code: Int32Array.from(code), launches: code[0] };
+    },
+    dispatch(exe: Executable, bufs: TypedArray[]): void {
+      const { code } = exe as MetalExecutable;
+      if (code[0] > 0) addon.dispatch(code, bufs);
+    },
+    sync(): void {
+      addon.sync();
+    },
+  };
+}
