@@ -9,6 +9,7 @@ export type { DType } from './core/dtype';
 export { ShapedArray } from './core/aval';
 export * as numpy from './numpy';
 export * as nn from './nn';
+export * as optim from './optim';
 export * as lax from './lax';
 export * as random from './random';
 export * as tree from './core/tree';

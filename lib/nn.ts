@@ -1,10 +1,15 @@
 /** @file nn: activations and normalisers, all compositions of numpy functions (derivatives come free). */
 
 import { NDArray } from './core/array';
-import { normalizeAxes } from './core/shape';
+import { DType } from './core/dtype';
+import { typeError } from './core/errors';
+import { booleanOption, checkOptions, numberOption } from './core/options';
+import { normalizeAxes, normalizeAxis } from './core/shape';
 import * as lax from './lax';
 import * as np from './numpy';
-import { asArray } from './numpy/util';
+import { asArray, checkDType } from './numpy/util';
+
+export * as initializers from './initializers';
 
 /** One-hot encoding (the implementation lives in numpy). */
 export { oneHot } from './numpy/manip';
@@ -23,7 +28,8 @@ export function relu(x: unknown): NDArray {
 
 /** 1 / (1 + e^-x), written as 0.5 tanh(x/2) + 0.5 so that neither the value nor its gradient overflows. */
 export function sigmoid(x: unknown): NDArray {
-  return np.add(np.multiply(np.tanh(np.multiply(x, 0.5)), 0.5), 0.5);
+  const a = asArray('sigmoid', 'x', x);
+  return np.add(np.multiply(np.tanh(np.multiply(a, 0.5)), 0.5), 0.5);
 }
 
 /** Max over `axes` with keepdims, treated as a constant (it only shifts for stability). */
@@ -59,18 +65,72 @@ export function logSoftmax(x: unknown, options: AxisOptions = {}): NDArray {
 }
 
 /** GELU; the tanh approximation by default (as jax.nn.gelu), the exact erf form with `{approximate: false}`. */
-export function gelu(x: unknown, options: { approximate?: boolean } = {}): NDArray {
+export function gelu(x: unknown, options?: { approximate?: boolean }): NDArray {
+  const approximate = booleanOption('gelu', 'approximate', checkOptions('gelu', options, '{approximate}').approximate, true);
   const a = np.astype(asArray('gelu', 'x', x), 'float32');
-  if (options.approximate === false) return np.multiply(np.multiply(a, 0.5), np.add(1, lax.erf(np.multiply(a, Math.SQRT1_2))));
+  if (!approximate) return np.multiply(np.multiply(a, 0.5), np.add(1, lax.erf(np.multiply(a, Math.SQRT1_2))));
   const inner = np.multiply(Math.sqrt(2 / Math.PI), np.add(a, np.multiply(0.044715, np.multiply(a, np.multiply(a, a)))));
   return np.multiply(np.multiply(a, 0.5), np.add(1, np.tanh(inner)));
 }
 
 export function silu(x: unknown): NDArray {
-  return np.multiply(x, sigmoid(x));
+  const a = asArray('silu', 'x', x);
+  return np.multiply(a, sigmoid(a));
 }
 
 export function softplus(x: unknown): NDArray {
-  // log(1 + e^x) = max(x, 0) + log1p(e^-|x|)
-  return np.add(np.maximum(x, 0), np.log1p(np.exp(np.negative(np.abs(x)))));
+  const a = asArray('softplus', 'x', x);
+  // log(1 + e^x) = max(x, 0) + log1p(e^-|x|), with -|x| written as a select so that the gradient at 0
+  // is sigmoid(0) = 1/2 (max and abs would each pick a side of the kink).
+  const positive = np.greater(a, 0);
+  const r = np.log1p(np.exp(np.where(positive, np.negative(a), a)));
+  return np.where(positive, np.add(a, r), r);
+}
+
+export function tanh(x: unknown): NDArray {
+  return np.tanh(asArray('tanh', 'x', x));
+}
+
+/** x for x > 0, alpha (e^x - 1) otherwise; the gradient at 0 is alpha (as jax.nn.elu). */
+export function elu(x: unknown, options?: { alpha?: number }): NDArray {
+  const alpha = numberOption('elu', 'alpha', checkOptions('elu', options, '{alpha}').alpha, 1);
+  const a = np.astype(asArray('elu', 'x', x), 'float32');
+  const positive = np.greater(a, 0);
+  // expm1 of the clamped input, so that the unused branch cannot overflow (and poison the gradient).
+  return np.where(positive, a, np.multiply(alpha, np.expm1(np.where(positive, 0, a))));
+}
+
+/** x for x >= 0, negativeSlope · x otherwise (default slope 0.01; the gradient at 0 is 1, as jax.nn.leaky_relu). */
+export function leakyRelu(x: unknown, options?: { negativeSlope?: number }): NDArray {
+  const slope = numberOption('leakyRelu', 'negativeSlope', checkOptions('leakyRelu', options, '{negativeSlope}').negativeSlope, 0.01);
+  const a = np.astype(asArray('leakyRelu', 'x', x), 'float32');
+  return np.where(np.greaterEqual(a, 0), a, np.multiply(a, slope));
+}
+
+export interface StandardizeOptions extends AxisOptions {
+  /** Precomputed mean (broadcastable against x); computed over `axis` when absent. */
+  mean?: unknown;
+  /** Precomputed variance (broadcastable against x); computed over `axis` when absent. */
+  variance?: unknown;
+  epsilon?: number;
+}
+
+/**
+ * (x - mean) / sqrt(variance + epsilon) over `axis` (default -1), as jax.nn.standardize, whose
+ * variance is mean(x^2) - mean^2. When the mean is computed here too, the same value is taken as
+ * mean((x - mean)^2), which cannot go negative through cancellation.
+ */
+export function standardize(x: unknown, options?: StandardizeOptions): NDArray {
+  const o = checkOptions('standardize', options, '{axis, mean, variance, epsilon}');
+  const a = np.astype(asArray('standardize', 'x', x), 'float32');
+  const axes = normalizeAxes('standardize', o.axis ?? -1, a.ndim);
+  const epsilon = numberOption('standardize', 'epsilon', o.epsilon, 1e-5);
+  const mean = o.mean === undefined ? np.mean(a, { axis: axes, keepdims: true }) : asArray('standardize', 'mean', o.mean);
+  const centered = np.subtract(a, mean);
+  const meanSquare = (v: NDArray) => np.mean(np.square(v), { axis: axes, keepdims: true });
+  let variance: NDArray;
+  if (o.variance !== undefined) variance = asArray('standardize', 'variance', o.variance);
+  else if (o.mean === undefined) variance = meanSquare(centered);
+  else variance = np.subtract(meanSquare(a), np.square(mean));
+  return np.divide(centered, np.sqrt(np.add(variance, epsilon)));
 }

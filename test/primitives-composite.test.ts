@@ -111,6 +111,10 @@ const KINKS: [string, (x: MgArray) => MgArray, number[], number[]][] = [
   ['power x^0 has gradient 0, also at 0', (x) => np.sum(np.power(x, 0)), [0, 2], [0, 0]],
   ['power of a negative base to an integer', (x) => np.sum(np.power(x, 3)), [-2, 0], [12, 0]],
   ['sigmoid saturates without NaN', (x) => np.sum(nn.sigmoid(x)), [-100, 100, 0], [0, 0, 0.25]],
+  ['elu has gradient alpha at 0 and no NaN from overflow', (x) => np.sum(nn.elu(x, { alpha: 0.5 })), [-1, 0, 100], [0.5 * Math.exp(-1), 0.5, 1]],
+  ['leakyRelu has gradient 1 at 0', (x) => np.sum(nn.leakyRelu(x, { negativeSlope: 0.1 })), [-1, 0, 2], [0.1, 1, 1]],
+  ['softplus saturates without NaN', (x) => np.sum(nn.softplus(x)), [-100, 0, 100], [0, 0.5, 1]],
+  ['silu saturates without NaN', (x) => np.sum(nn.silu(x)), [-100, 0, 100], [0, 0.5, 1]],
   ['logsumexp gradient is softmax', (x) => nn.logsumexp(x), [1, 2, 3], [0.09003057317038046, 0.24472847105479767, 0.6652409557748219]],
 ];
 
@@ -129,6 +133,10 @@ describe('values at special points', () => {
     ['argmax treats NaN as the maximum', () => np.astype(np.argmax(np.array([1, NaN, 3]), { keepdims: true }), 'float32'), [1]],
     ['softmax with -inf entries', () => nn.softmax(np.array([-Infinity, 0, 0])), [0, 0.5, 0.5]],
     ['logsumexp of all -inf is -inf', () => nn.logsumexp(np.array([-Infinity, -Infinity]), { keepdims: true }), [-Infinity]],
+    ['softplus of large values is x, of very negative values 0', () => nn.softplus(np.array([100, -100, 0])), [100, 0, Math.LN2]],
+    ['elu of a large negative value is -alpha', () => nn.elu(np.array([-100, 2]), { alpha: 2 }), [-2, 2]],
+    ['oneHot gives zero rows for out-of-range and non-integer classes', () => np.reshape(nn.oneHot(np.array([-1, 3, 1.5, 2]), 3), [12]), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]],
+    ['standardize of a constant row is 0 (epsilon keeps it finite)', () => nn.standardize(np.array([3, 3, 3])), [0, 0, 0]],
     ['softmax of huge values does not overflow', () => nn.softmax(np.array([1e30, 1e30])), [0.5, 0.5]],
     ['exp overflows to inf and underflows to 0', () => np.exp(np.array([100, -200])), [Infinity, 0]],
     ['log of 0 and of a negative', () => np.log(np.array([0, -1])), [-Infinity, NaN]],

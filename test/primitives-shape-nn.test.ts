@@ -1,7 +1,7 @@
 /**
  * @file Op table, shape ops and activations: reshape, transpose, broadcastTo, expandDims, squeeze,
  * concatenate, stack, lax.slice, lax.pad (with interior padding), and nn.relu / sigmoid / softmax /
- * logSoftmax / logsumexp / gelu. Checked by `testRows` (test/reference.ts).
+ * logSoftmax / logsumexp / gelu / silu / softplus / tanh / elu / leakyRelu / standardize / oneHot. Checked by `testRows` (test/reference.ts).
  */
 
 import { lax, nn, numpy as np } from 'metalgrad';
@@ -20,6 +20,15 @@ const logsumexpOf = (v: number[]): number => {
   const m = ref.maxOf(v);
   return m + Math.log(ref.sumOf(v.map((a) => Math.exp(a - m))));
 };
+/** (x - mean) / sqrt(var + 1e-5) over `axis`, with the population variance. */
+function standardizeRef(x: Ref, axis: number): Ref {
+  const n = x.shape[axis];
+  const m = ref.reduce(x, axis, (v) => ref.sumOf(v) / n, true);
+  const v = ref.reduce(ref.zip((a, mm) => (a - mm) ** 2, x, m), axis, (d) => ref.sumOf(d) / n, true);
+  return ref.zip((a, mm, vv) => (a - mm) / Math.sqrt(vv + 1e-5), x, m, v);
+}
+/** One-hot along a new last axis; out-of-range classes give zero rows. */
+const oneHotRef = (x: Ref, k: number): Ref => ref.build([...x.shape, k], (idx) => (x.data[ref.ravel(idx.slice(0, -1), x.shape)] === idx[idx.length - 1] ? 1 : 0));
 const geluTanh = (v: number) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)));
 const geluErf = (v: number) => 0.5 * v * (1 + erf(v / Math.SQRT2));
 
@@ -117,4 +126,21 @@ testRows([
   },
   { name: 'nn.gelu (tanh approximation)', args: [{ shape: [3, 4], lo: -3, hi: 3 }], f: (x) => nn.gelu(x), ref: (x) => map(x, geluTanh), inAxes: [1] },
   { name: 'nn.gelu (exact, erf)', args: [{ shape: [3, 4], lo: -3, hi: 3 }], f: (x) => nn.gelu(x, { approximate: false }), ref: (x) => map(x, geluErf) },
+  { name: 'nn.silu', args: [{ shape: [3, 4], lo: -4, hi: 4 }], f: nn.silu, ref: (x) => map(x, (v) => v / (1 + Math.exp(-v))), inAxes: [1] },
+  { name: 'nn.softplus', args: [{ shape: [3, 4], lo: -6, hi: 6 }], f: nn.softplus, ref: (x) => map(x, (v) => Math.log1p(Math.exp(v))) },
+  { name: 'nn.tanh', args: [{ shape: [3, 4], lo: -3, hi: 3 }], f: nn.tanh, ref: (x) => map(x, Math.tanh) },
+  { name: 'nn.elu', args: [{ shape: [3, 4], lo: -3, hi: 3, minAbs: 0.05 }], f: (x) => nn.elu(x), ref: (x) => map(x, (v) => (v > 0 ? v : Math.expm1(v))), inAxes: [1] },
+  { name: 'nn.elu alpha 0.5', args: [{ shape: [5], lo: -3, hi: 3, minAbs: 0.05 }], f: (x) => nn.elu(x, { alpha: 0.5 }), ref: (x) => map(x, (v) => (v > 0 ? v : 0.5 * Math.expm1(v))) },
+  { name: 'nn.leakyRelu', args: [{ shape: [3, 4], minAbs: 0.05 }], f: (x) => nn.leakyRelu(x), ref: (x) => map(x, (v) => (v >= 0 ? v : 0.01 * v)), inAxes: [1] },
+  { name: 'nn.leakyRelu slope 0.2', args: [{ shape: [5], minAbs: 0.05 }], f: (x) => nn.leakyRelu(x, { negativeSlope: 0.2 }), ref: (x) => map(x, (v) => (v >= 0 ? v : 0.2 * v)) },
+  { name: 'nn.standardize (last axis)', args: [{ shape: [3, 4] }], f: (x) => nn.standardize(x), ref: (x) => standardizeRef(x, 1), inAxes: [1], gradTol: { rtol: 2e-3, atol: 1e-4 } },
+  { name: 'nn.standardize axis 0', args: [{ shape: [4, 3] }], f: (x) => nn.standardize(x, { axis: 0 }), ref: (x) => standardizeRef(x, 0), gradTol: { rtol: 2e-3, atol: 1e-4 } },
+  {
+    name: 'nn.standardize with a given mean and variance',
+    args: [{ shape: [2, 3] }, { shape: [2, 1] }, { shape: [2, 1], lo: 0.5, hi: 2 }],
+    f: (x, m, v) => nn.standardize(x, { mean: m, variance: v }),
+    ref: (x, m, v) => ref.zip((a, mm, vv) => (a - mm) / Math.sqrt(vv + 1e-5), x, m, v),
+  },
+  { name: 'nn.oneHot of int32', args: [{ shape: [2, 3], dtype: 'int32', lo: -1, hi: 5 }], f: (x) => nn.oneHot(x, 4), ref: (x) => oneHotRef(x, 4) },
+  { name: 'nn.oneHot axis 0, int32 result', args: [{ shape: [3], dtype: 'int32', lo: 0, hi: 3 }], f: (x) => nn.oneHot(x, 3, { axis: 0, dtype: 'int32' }), ref: (x) => ref.transpose(oneHotRef(x, 3)), dtype: 'int32' },
 ]);
