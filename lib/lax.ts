@@ -129,3 +129,6 @@ export function moveAxis(x: Value, from: number, to: number): Value {
   perm.splice(to, 0, from);
   return transpose(x, perm);
 }
+
+export { cond, foriLoop, scan, switch, whileLoop } from './control';
+export type { ScanOptions } from './control';

@@ -15,7 +15,13 @@ export function executeEager<P extends Prim>(prim: P, args: ConcreteArray[], par
   const def = primitiveDef(prim);
   const inAvals = args.map((a) => a.aval);
   const outAvals = def.abstractEval(inAvals, params);
-  const { kernels, temps } = def.lower(inAvals, outAvals, params);
+  const { kernels, temps, host } = def.lower(inAvals, outAvals, params);
+  if (host) {
+    // Control flow: runs nested plans (compiled once per nested jaxpr).
+    const outs = outAvals.map((a) => backend.allocate(a.dtype, a.size));
+    host(args.map((a) => a.buffer.subarray(0, a.size)), outs);
+    return outAvals.map((a, i) => new ConcreteArray(a, outs[i]));
+  }
   const n = args.length;
   const bufs: (TypedArray | undefined)[] = args.map((a) => a.buffer);
   for (const k of kernels) if (k.kind === 'alias') bufs[k.output] = bufs[k.input];
