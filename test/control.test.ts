@@ -7,7 +7,7 @@
 
 import * as v8 from 'v8';
 import * as vm from 'vm';
-import { grad, jit, jvp, lax, makeJaxpr, NDArray, numpy as np, valueAndGrad, vjp, vmap } from 'metalgrad';
+import { grad, hessian, jacfwd, jacrev, jit, jvp, lax, makeJaxpr, NDArray, numpy as np, valueAndGrad, vjp, vmap } from 'metalgrad';
 import { expectClose, rng } from './util';
 
 const rand = rng(77);
@@ -266,6 +266,59 @@ describe('lax.scan', () => {
     expectClose(jit(outer)(np.array(0.9), np.array(xv)), ref([0.9]), tol);
     expectClose(grad(outer)(np.array(0.9), np.array(xv)), finiteDiff(ref, [0.9])[0], tol);
     expectClose(jit(grad(outer))(np.array(0.9), np.array(xv)), finiteDiff(ref, [0.9])[0], tol);
+  });
+
+  test('second-order derivatives: grad(grad(scan)), hessian and jacrev/jacfwd agree with finite differences', () => {
+    const xv = [0.1, 0.2, 0.3];
+    const run = (w: NDArray) => lax.scan((c: NDArray, xt: NDArray) => [np.sin(np.add(np.multiply(c, w), xt)), c], np.array(0.5), np.array(xv))[0];
+    const ref = (w: number) => xv.reduce((c, xt) => Math.sin(c * w + xt), 0.5);
+    const e = 1e-3;
+    expectClose(grad(grad(run))(np.array(0.7)), (ref(0.7 + e) - 2 * ref(0.7) + ref(0.7 - e)) / (e * e), tol);
+    expectClose(hessian(run)(np.array(0.7)), (ref(0.7 + e) - 2 * ref(0.7) + ref(0.7 - e)) / (e * e), tol);
+    expectClose(jacrev(run)(np.array(0.7)), (ref(0.7 + e) - ref(0.7 - e)) / (2 * e), tol);
+    expectClose(jacfwd(run)(np.array(0.7)), (ref(0.7 + e) - ref(0.7 - e)) / (2 * e), tol);
+    const g = (v: NDArray) => lax.cond(np.greater(v, 0), (u: NDArray) => np.power(u, 3), (u: NDArray) => np.sin(u), v);
+    expectClose(grad(grad(g))(np.array(0.7)), 6 * 0.7, tol);
+    expectClose(grad(grad(g))(np.array(-0.7)), -Math.sin(-0.7), tol);
+  });
+
+  test('length 0 returns the initial carry and empty ys', () => {
+    const [c, ys] = lax.scan((h: NDArray, xt: NDArray) => [np.add(h, xt), np.multiply(h, 2)], np.array([1, 2]), np.zeros([0, 2]));
+    expectClose(c, [1, 2]);
+    expect(ys.shape).toEqual([0, 2]);
+    const [c2] = jit((h: NDArray, x: NDArray) => lax.scan((a: NDArray, xt: NDArray) => [np.add(a, xt), null], h, x))(np.array([1, 2]), np.zeros([0, 2]));
+    expectClose(c2, [1, 2]);
+  });
+
+  test('DCE drops unused loop outputs and the work only they need; CSE keeps different bodies apart', () => {
+    const f = (x: NDArray) => {
+      const [c, ys] = lax.scan((h: NDArray, xt: NDArray) => [np.add(h, xt), np.exp(np.multiply(h, xt))], np.array(0), x);
+      void ys;
+      const other = lax.scan((h: NDArray, xt: NDArray) => [np.subtract(h, xt), null], np.array(0), x)[0];
+      return np.add(c, other);
+    };
+    const text = jit(f).lower(np.ones([4])).jaxpr.toString();
+    expect(text).not.toMatch(/exp/);
+    expect((text.match(/= scan\[/g) ?? []).length).toBe(2);
+    expectClose(jit(f)(np.array([1, 2, 3, 4])), 0);
+    // Two scans with equal bodies on equal inputs are one; bodies equal up to wiring are not.
+    const twice = (x: NDArray) => {
+      const run = (body: (h: NDArray, xt: NDArray) => [NDArray, null]) => lax.scan(body, np.array(0), x)[0];
+      const sub1 = run((h, xt) => [np.subtract(h, xt), null]);
+      const sub2 = run((h, xt) => [np.subtract(h, xt), null]);
+      const sub3 = run((h, xt) => [np.subtract(xt, h), null]);
+      return [np.add(sub1, sub2), sub3];
+    };
+    const twiceText = jit(twice).lower(np.ones([3])).jaxpr.toString();
+    expect((twiceText.match(/= scan\[/g) ?? []).length).toBe(2);
+    const [s12, s3] = jit(twice)(np.array([1, 2, 4]));
+    expectClose(s12, -14);
+    expectClose(s3, 4 - (2 - 1));
+    // A cond output nobody uses is removed from every branch.
+    const g = (p: NDArray, x: NDArray) => lax.cond(p, (v: NDArray) => [np.sin(v), np.exp(v)], (v: NDArray) => [v, np.log(v)], x)[0];
+    const gText = jit(g).lower(np.array(true), np.ones([2])).jaxpr.toString();
+    expect(gText).not.toMatch(/exp|log/);
+    expectClose(jit(g)(np.array(true), np.array([0.5, 1])), [Math.sin(0.5), Math.sin(1)]);
   });
 
   test('a 1,000-step scan traces its body once and its IR does not grow with the length', () => {

@@ -86,6 +86,11 @@ export interface PrimitiveDef<P extends Prim> {
    * inputs are partly known into work done now and an equation staged on the unknown inputs.
    */
   partialEval?(trace: PartialEvalTrace, args: Value[], params: Params[P]): Value[];
+  /**
+   * For higher-order primitives: dead-code elimination given which outputs are used. Returns params
+   * (of this primitive) computing only `keptOutputs` (a superset of the used ones) from the `usedInputs`.
+   */
+  dce?(params: Params[P], usedOutputs: boolean[]): { params: object; keptOutputs: boolean[]; usedInputs: boolean[] };
 }
 
 /** A step run on the host (control flow): reads `ins`, fills `outs` (both exactly sized). */

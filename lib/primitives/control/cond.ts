@@ -12,7 +12,7 @@ import { traceToJaxpr } from '../../ir/stage';
 import { planOf } from '../../compiler/plan';
 import * as lax from '../../lax';
 import { Params, PrimitiveDef, UndefPrimal } from '../types';
-import { avalsEqual, batchSize, jvpJaxpr, orEach, pick, transposeJaxpr, vmapJaxpr, zerosOf } from './util';
+import { avalsEqual, batchSize, dropInputs, jvpJaxpr, orEach, pick, pruneOutputs, transposeJaxpr, vmapJaxpr, zerosOf } from './util';
 
 const clampIndex = (i: number, n: number): number => Math.min(Math.max(i, 0), n - 1);
 
@@ -124,4 +124,10 @@ export const condDef: PrimitiveDef<'cond'> = {
   }),
 
   partialEval: partialEvalCond,
+
+  dce({ branches }, used) {
+    const pruned = branches.map((b) => pruneOutputs(b, used));
+    const usedOps = pruned.reduce((acc, p) => orEach(acc, p.usedInputs), branches[0].inAvals.map(() => false));
+    return { params: { branches: pruned.map((p) => dropInputs(p.closed, usedOps)) }, keptOutputs: used, usedInputs: [true, ...usedOps] };
+  },
 };

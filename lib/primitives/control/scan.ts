@@ -16,7 +16,7 @@ import { planOf } from '../../compiler/plan';
 import * as lax from '../../lax';
 import { backwardPass } from '../../transforms/linearize';
 import { Params, PrimitiveDef, Tangent, UndefPrimal } from '../types';
-import { avalsEqual, batchFirst, batchSize, dropBatch, groups, jvpJaxpr, orEach, permute, pick, sameFlags, split, toFront, vmapJaxpr, withBatch, zerosOf } from './util';
+import { avalsEqual, batchFirst, batchSize, dropBatch, dropInputs, groups, jvpJaxpr, orEach, permute, pick, pruneOutputs, sameFlags, split, toFront, vmapJaxpr, withBatch, zerosOf } from './util';
 
 const count = (flags: boolean[], want = true): number => flags.filter((f) => f === want).length;
 
@@ -220,4 +220,22 @@ export const scanDef: PrimitiveDef<'scan'> = {
   },
 
   partialEval: partialEvalScan,
+
+  dce(params, used) {
+    const { jaxpr, numConsts: nc, numCarry: nk } = params;
+    const keepY = used.slice(nk);
+    // A carry stays if it is used, or if the body reads it to compute something that stays.
+    let keepK = used.slice(0, nk);
+    let pruned = pruneOutputs(jaxpr, [...keepK, ...keepY]);
+    while (!sameFlags(orEach(keepK, pruned.usedInputs.slice(nc, nc + nk)), keepK)) {
+      keepK = orEach(keepK, pruned.usedInputs.slice(nc, nc + nk));
+      pruned = pruneOutputs(jaxpr, [...keepK, ...keepY]);
+    }
+    const usedInputs = [...pruned.usedInputs.slice(0, nc), ...keepK, ...pruned.usedInputs.slice(nc + nk)];
+    return {
+      params: { ...params, jaxpr: dropInputs(pruned.closed, usedInputs), numConsts: count(usedInputs.slice(0, nc)), numCarry: count(keepK) },
+      keptOutputs: [...keepK, ...keepY],
+      usedInputs,
+    };
+  },
 };

@@ -7,7 +7,8 @@ import { ShapedArray } from '../../core/aval';
 import { fromScalar } from '../../core/concrete';
 import { Value } from '../../core/trace';
 import { evalJaxpr } from '../../ir/eval';
-import { ClosedJaxpr, Jaxpr } from '../../ir/jaxpr';
+import { ClosedJaxpr, Jaxpr, Var } from '../../ir/jaxpr';
+import { dceClosed } from '../../compiler/dce';
 import { traceToJaxpr } from '../../ir/stage';
 import * as lax from '../../lax';
 import { jvpFlat } from '../../transforms/jvp';
@@ -44,6 +45,20 @@ export function permute(closed: ClosedJaxpr, ins: number[] | null, outs: number[
   const binders = ins ? ins.map((i) => jaxpr.inBinders[i]) : jaxpr.inBinders;
   const results = outs ? outs.map((i) => jaxpr.outs[i]) : jaxpr.outs;
   return new ClosedJaxpr(new Jaxpr(jaxpr.constvars, binders, jaxpr.eqns, results), closed.consts);
+}
+
+/** `closed` computing only the outputs in `keep` (dead code removed), and which inputs it still reads. */
+export function pruneOutputs(closed: ClosedJaxpr, keep: boolean[]): { closed: ClosedJaxpr; usedInputs: boolean[] } {
+  const pruned = dceClosed(permute(closed, null, closed.jaxpr.outs.map((_, i) => i).filter((i) => keep[i])));
+  const read = new Set<Var>();
+  for (const e of pruned.jaxpr.eqns) for (const a of e.inputs) if (a instanceof Var) read.add(a);
+  for (const o of pruned.jaxpr.outs) if (o instanceof Var) read.add(o);
+  return { closed: pruned, usedInputs: pruned.jaxpr.inBinders.map((v) => read.has(v)) };
+}
+
+/** `closed` without the inputs not in `keep` (which it must not read). */
+export function dropInputs(closed: ClosedJaxpr, keep: boolean[]): ClosedJaxpr {
+  return permute(closed, closed.jaxpr.inBinders.map((_, i) => i).filter((i) => keep[i]), null);
 }
 
 /** Positions of the items of each group in a concatenation of groups, e.g. ([2, 1]) → [[0, 1], [2]]. */
