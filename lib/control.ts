@@ -29,7 +29,7 @@ function traceFn(fn: string, f: (...args: any[]) => unknown, def: TreeDef, avals
   return { jaxpr: closed.jaxpr, consts: closed.consts, outDef: store.out as TreeDef };
 }
 
-/** A jaxpr whose captured constants come first among its inputs (`others` adds unused binders before them). */
+/** A closed jaxpr whose captured constants become its first inputs, after `before` and before `after` (unused binders for other branches' constants). */
 function hoist(t: Traced, before: ShapedArray[] = [], after: ShapedArray[] = []): ClosedJaxpr {
   const { jaxpr } = t;
   const unused = (avals: ShapedArray[]): Var[] => avals.map((a) => new Var(a));

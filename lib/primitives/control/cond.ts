@@ -39,6 +39,7 @@ function partialEvalCond(trace: PartialEvalTrace, args: Value[], params: Params[
     ),
   );
   const knownOuts = bind('cond', [known[0], ...(known.slice(1).filter((k) => k !== undefined) as Value[])], { branches: knownBranches });
+  if (!outUk.some(Boolean)) return knownOuts;
   const ukArgs = pick(args.slice(1), unknowns);
   const unknownBranches = pes.map((p, i) =>
     traceToJaxpr(

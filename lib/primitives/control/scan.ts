@@ -75,7 +75,7 @@ function partialEvalScan(trace: PartialEvalTrace, args: Value[], params: Params[
 export const scanDef: PrimitiveDef<'scan'> = {
   abstractEval(avals, params) {
     const { jaxpr, length } = params;
-    const [nc, nk, nx] = arity(avals.length, params);
+    const [nc, nk] = arity(avals.length, params);
     const ins = jaxpr.inAvals;
     const expected = avals.map((a, i) => (i < nc + nk ? a : a.ndim > 0 && a.shape[0] === length ? dropBatch(a) : null));
     if (ins.length !== avals.length || expected.some((a, i) => a === null || !avalsEqual(a, ins[i]))) {
@@ -86,7 +86,6 @@ export const scanDef: PrimitiveDef<'scan'> = {
     if (outs.length < nk || carry.some((a, i) => !avalsEqual(a, outs[i]))) {
       throw new TypeError(`scan: the body returns carry (${outs.slice(0, nk).join(', ')}), but the carry is (${carry.join(', ')})`);
     }
-    void nx;
     return [...carry, ...outs.slice(nk).map((a) => withBatch(a, length))];
   },
 

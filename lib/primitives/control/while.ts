@@ -4,6 +4,7 @@
  * lanes still running); reverse mode does not, as in JAX: the trip count is not known ahead.
  */
 
+import { ShapedArray } from '../../core/aval';
 import { fromScalar } from '../../core/concrete';
 import { allocate, TypedArray } from '../../core/dtype';
 import { bind, Value } from '../../core/trace';
@@ -44,7 +45,7 @@ function partialEvalWhile(trace: PartialEvalTrace, args: Value[], params: Params
     condNconsts: ccUk.filter((u) => !u).length,
     bodyNconsts: bcUk.filter((u) => !u).length,
   });
-  const ukOuts = trace.stage('while', args, params);
+  const ukOuts = kUk.some(Boolean) ? trace.stage('while', args, params) : [];
   let k = 0;
   return kUk.map((u, i) => (u ? ukOuts[i] : kOuts[k++]));
 }
@@ -56,7 +57,7 @@ export const whileDef: PrimitiveDef<'while'> = {
     const carry = avals.slice(ncc + nbc);
     const condIns = [...avals.slice(0, ncc), ...carry];
     const bodyIns = avals.slice(ncc);
-    const matches = (want: readonly { dtype: string }[], got: typeof avals): boolean => want.length === got.length && got.every((a, i) => avalsEqual(a, want[i] as typeof a));
+    const matches = (want: ShapedArray[], got: ShapedArray[]): boolean => want.length === got.length && got.every((a, i) => avalsEqual(a, want[i]));
     if (!matches(condJaxpr.inAvals, condIns)) throw new TypeError(`while: the cond takes (${condJaxpr.inAvals.join(', ')}), but its operands are (${condIns.join(', ')})`);
     if (!matches(bodyJaxpr.inAvals, bodyIns)) throw new TypeError(`while: the body takes (${bodyJaxpr.inAvals.join(', ')}), but its operands are (${bodyIns.join(', ')})`);
     const pred = condJaxpr.outAvals;
