@@ -128,11 +128,15 @@ function flattenCarry(fn: string, init: unknown): [Value[], TreeDef] {
   return [leaves.map((l) => lax.convert(l, l.dtype, false)), def];
 }
 
-/** The body must return the carry's structure and types (weak types are converted). */
-function checkCarryOut(fn: string, what: string, carryDef: TreeDef, carryAvals: ShapedArray[], outDef: TreeDef, outAvals: ShapedArray[]): void {
-  if (!outDef.equals(carryDef)) throw new TypeError(`${fn}: ${what} must have the same tree structure as the carry: expected ${carryDef}, received ${outDef}`);
-  outAvals.forEach((a, j) => {
-    if (!sameType(a, carryAvals[j])) throw new TypeError(`${fn}: ${what} must keep the carry's types: carry leaf ${j} is ${carryAvals[j]} on input but ${a} on output`);
+/** A loop body's result must have the structure and types of the carry (weak types are converted). */
+function checkLike(fn: string, what: string, carry: unknown, result: unknown): void {
+  const [cl, cd] = flatten(carry, fn, 'init');
+  const [rl, rd] = flatten(result, fn, what);
+  if (!rd.equals(cd)) throw new TypeError(`${fn}: ${what} must have the tree structure of \`init\`, ${cd}, received ${rd}`);
+  rl.forEach((l, j) => {
+    const a = leafToValue(fn, what, l).aval;
+    const b = (cl[j] as Value).aval;
+    if (!sameType(a, b)) throw new TypeError(`${fn}: ${what} must keep the types of \`init\`: leaf ${j} is ${b} in init but ${a} in ${what}`);
   });
 }
 
@@ -172,12 +176,12 @@ export function scan(f: (carry: any, x: any) => [any, any], init: unknown, xs?: 
   const body = (c: unknown, x: unknown): unknown => {
     const out = f(c, x);
     if (!globalThis.Array.isArray(out) || out.length !== 2) throw new TypeError(`${fn}: f must return a pair [carry, y], received ${describe(out)}`);
+    checkLike(fn, 'the carry returned by f', c, out[0]);
     return out;
   };
   const traced = traceFn(fn, body, argsDef, [...carryAvals, ...xAvals]);
   const { children } = traced.outDef;
   const nk = carry.length;
-  checkCarryOut(fn, 'the carry returned by f', carryDef, carryAvals, children[0], traced.jaxpr.outs.slice(0, nk).map((o) => o.aval));
   const outAvals = [...carryAvals, ...traced.jaxpr.outs.slice(nk).map((o) => o.aval)];
   const jaxpr = withOutAvals(hoist(traced), outAvals);
   const outs = bind('scan', [...traced.consts, ...carry, ...xLeaves], { jaxpr, numConsts: traced.consts.length, numCarry: nk, length, reverse });
@@ -197,8 +201,7 @@ export function whileLoop(condFn: (carry: any) => any, bodyFn: (carry: any) => a
   if (!c.outDef.equals(LEAF) || pred[0].ndim !== 0 || pred[0].dtype !== 'bool') {
     throw new TypeError(`${fn}: condFn must return a bool scalar, received ${pred.length === 1 ? pred[0] : `${c.outDef} with ${pred.join(', ')}`}`);
   }
-  const b = traceFn(fn, bodyFn, argsDef, avals);
-  checkCarryOut(fn, 'the result of bodyFn', carryDef, avals, b.outDef, b.jaxpr.outs.map((o) => o.aval));
+  const b = traceFn(fn, checkedBody(fn, bodyFn), argsDef, avals);
   const outs = bind('while', [...c.consts, ...b.consts, ...carry], {
     condJaxpr: withOutAvals(hoist(c), [pred[0].withWeak(false)]),
     bodyJaxpr: withOutAvals(hoist(b), avals),
@@ -206,6 +209,15 @@ export function whileLoop(condFn: (carry: any) => any, bodyFn: (carry: any) => a
     bodyNconsts: b.consts.length,
   });
   return unflatten(carryDef, outs);
+}
+
+/** `bodyFn` with its result checked against its carry argument. */
+function checkedBody(fn: string, bodyFn: (...args: any[]) => unknown): (...args: any[]) => unknown {
+  return (...args) => {
+    const out = bodyFn(...args);
+    checkLike(fn, 'the result of bodyFn', args[args.length - 1], out);
+    return out;
+  };
 }
 
 /** A loop bound: a JS integer or concrete scalar is static; a traced scalar is dynamic. */
@@ -226,16 +238,17 @@ function bound(fn: string, arg: string, x: unknown): number | Value {
 export function foriLoop(lower: unknown, upper: unknown, bodyFn: (i: any, val: any) => any, init: unknown): any {
   const fn = 'lax.foriLoop';
   checkFn(fn, 'bodyFn', bodyFn);
+  const body = checkedBody(fn, bodyFn);
   const lo = bound(fn, 'lower', lower);
   const hi = bound(fn, 'upper', upper);
   if (typeof lo === 'number' && typeof hi === 'number') {
-    const [[, val]] = scan(([i, v]: [Value, unknown]) => [[lax.add(i, fromScalar(1, 'int32')), bodyFn(i, v)], null], [fromScalar(lo, 'int32'), init], null, { length: Math.max(0, hi - lo) });
+    const [[, val]] = scan(([i, v]: [Value, unknown]) => [[lax.add(i, fromScalar(1, 'int32')), body(i, v)], null], [fromScalar(lo, 'int32'), init], null, { length: Math.max(0, hi - lo) });
     return val;
   }
   const asInt = (b: number | Value): Value => (typeof b === 'number' ? fromScalar(b, 'int32') : lax.convert(b, 'int32'));
   const [, , val] = whileLoop(
     ([i, u]: Value[]) => lax.lt(i, u),
-    ([i, u, v]: [Value, Value, unknown]) => [lax.add(i, fromScalar(1, 'int32')), u, bodyFn(i, v)],
+    ([i, u, v]: [Value, Value, unknown]) => [lax.add(i, fromScalar(1, 'int32')), u, body(i, v)],
     [asInt(lo), asInt(hi), init],
   );
   return val;

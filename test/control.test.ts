@@ -348,9 +348,9 @@ describe('lax.scan', () => {
   test('clear errors for carry type changes, mismatched xs and bad results', () => {
     const x = np.ones([3]);
     expect(() => lax.scan((c: NDArray, xt: NDArray) => [np.add(np.zeros([2]), np.add(c, xt)), null], np.array(0), x)).toThrow(
-      /lax.scan: the carry returned by f must keep the carry's types: carry leaf 0 is f32\[\] on input but f32\[2\] on output/,
+      /lax.scan: the carry returned by f must keep the types of `init`: leaf 0 is f32\[\] in init but f32\[2\] in the carry returned by f/,
     );
-    expect(() => lax.scan((c: NDArray[]) => [c[0], null], [np.array(0), np.array(1)], x)).toThrow(/lax.scan: the carry returned by f must have the same tree structure as the carry: expected \[\*, \*\], received \*/);
+    expect(() => lax.scan((c: NDArray[]) => [c[0], null], [np.array(0), np.array(1)], x)).toThrow(/lax.scan: the carry returned by f must have the tree structure of `init`, \[\*, \*\], received \*/);
     expect(() => lax.scan((c: NDArray) => [c, null], np.array(0), [np.ones([3]), np.ones([4])])).toThrow(/lax.scan: argument `xs` leaves must all have the same leading axis size, received \[3\], \[4\]/);
     expect(() => lax.scan((c: NDArray) => [c, null], np.array(0), x, { length: 5 })).toThrow(/lax.scan: argument `length` is 5, but the leading axis of `xs` has size 3/);
     expect(() => lax.scan((c: NDArray) => [c, null], np.array(0), null)).toThrow(/lax.scan: argument `length` must be given when `xs` holds no arrays/);
@@ -438,8 +438,11 @@ describe('lax.whileLoop and lax.foriLoop', () => {
   test('clear errors for a non-bool predicate and a changed carry', () => {
     expect(() => lax.whileLoop((c: NDArray) => c, (c: NDArray) => c, np.array(1))).toThrow(/lax.whileLoop: condFn must return a bool scalar, received f32\[\]/);
     expect(() => lax.whileLoop((c: NDArray) => np.less(c, 3), (c: NDArray) => np.astype(c, 'int32'), np.array(1))).toThrow(
-      /lax.whileLoop: the result of bodyFn must keep the carry's types: carry leaf 0 is f32\[\] on input but i32\[\] on output/,
+      /lax.whileLoop: the result of bodyFn must keep the types of `init`: leaf 0 is f32\[\] in init but i32\[\] in the result of bodyFn/,
     );
+    expect(() => lax.foriLoop(0, 3, (_i: NDArray, v: { a: NDArray }) => v.a, { a: np.array(1) })).toThrow(/lax.foriLoop: the result of bodyFn must have the tree structure of `init`, \{a: \*\}, received \*/);
+    expect(() => lax.foriLoop(0, 3, (_i: NDArray, v: NDArray) => np.astype(v, 'int32'), np.array(1))).toThrow(/lax.foriLoop: the result of bodyFn must keep the types of `init`: leaf 0 is f32\[\] in init but i32\[\] in the result of bodyFn/);
+    expect(() => lax.foriLoop(0, np.array(3, { dtype: 'int32' }), (_i: NDArray, v: NDArray) => [v], np.array(1))).toThrow(/lax.foriLoop: the result of bodyFn must have the tree structure/);
     expect(() => lax.foriLoop(0.5, 3, (_i: NDArray, v: NDArray) => v, np.array(1))).toThrow(/lax.foriLoop: argument `lower` must be an integer, received number 0.5/);
   });
 });
