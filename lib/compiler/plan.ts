@@ -97,6 +97,8 @@ interface ValueInfo {
 export class Plan {
   /** Slots that get a fresh buffer per call (once each, even when several outputs share one). */
   private readonly outSlots: { slot: number; aval: ShapedArray }[] = [];
+  /** For `exec`: the output whose caller buffer fills each fresh slot. */
+  private readonly execSlots: { slot: number; output: number }[] = [];
 
   private constructor(
     private readonly backend: Backend,
@@ -107,7 +109,11 @@ export class Plan {
     private readonly outputs: { slot: number; aval: ShapedArray; fresh: boolean }[],
     readonly kernels: KernelInfo[],
   ) {
-    for (const o of outputs) if (o.fresh && !this.outSlots.some((s) => s.slot === o.slot)) this.outSlots.push(o);
+    outputs.forEach((o, i) => {
+      if (!o.fresh || this.outSlots.some((s) => s.slot === o.slot)) return;
+      this.outSlots.push(o);
+      this.execSlots.push({ slot: o.slot, output: i });
+    });
   }
 
   private runSegments(): void {
@@ -138,23 +144,17 @@ export class Plan {
   exec(ins: TypedArray[], outs: TypedArray[]): void {
     const bufs = this.bufs;
     for (let i = 0; i < ins.length; i++) bufs[this.inputSlots[i]] = ins[i];
-    const given = new Set<number>();
-    this.outputs.forEach((o, i) => {
-      if (o.fresh && !given.has(o.slot)) {
-        given.add(o.slot);
-        bufs[o.slot] = outs[i];
-      }
-    });
+    for (const { slot, output } of this.execSlots) bufs[slot] = outs[output];
     try {
       this.runSegments();
       // Outputs that are inputs, constants or repeats of another output are copied.
-      this.outputs.forEach((o, i) => {
-        const src = bufs[o.slot];
-        if (src !== outs[i]) outs[i].set(src.subarray(0, o.aval.size));
-      });
+      for (let i = 0; i < outs.length; i++) {
+        const src = bufs[this.outputs[i].slot];
+        if (src !== outs[i]) outs[i].set(src.subarray(0, this.outputs[i].aval.size));
+      }
     } finally {
       for (const s of this.inputSlots) bufs[s] = EMPTY;
-      for (const s of given) bufs[s] = EMPTY;
+      for (const { slot } of this.execSlots) bufs[slot] = EMPTY;
     }
   }
 

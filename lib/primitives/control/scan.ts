@@ -201,16 +201,22 @@ export const scanDef: PrimitiveDef<'scan'> = {
     const host = (inBufs: TypedArray[], outBufs: TypedArray[]): void => {
       const plan = planOf(jaxpr);
       const bufs = (carryBufs ??= [0, 1].map(() => carryAvals.map((a) => allocate(a.dtype, a.size))));
-      const consts = inBufs.slice(0, nc);
       const xs = inBufs.slice(nc + nk);
       const ys = outBufs.slice(nk);
+      // The body's argument lists are filled in place: [consts, carry, x slices] → [carry, y slices].
+      const args = [...inBufs];
+      const results = [...bufs[0], ...ys];
       let carry = inBufs.slice(nc, nc + nk);
       for (let t = 0; t < length; t++) {
         const i = reverse ? length - 1 - t : t;
         const next = bufs[t % 2];
-        const xSlices = xs.map((x, j) => x.subarray(i * xSizes[j], (i + 1) * xSizes[j]));
-        const ySlices = ys.map((y, j) => y.subarray(i * ySizes[j], (i + 1) * ySizes[j]));
-        plan.exec([...consts, ...carry, ...xSlices], [...next, ...ySlices]);
+        for (let j = 0; j < nk; j++) {
+          args[nc + j] = carry[j];
+          results[j] = next[j];
+        }
+        for (let j = 0; j < xs.length; j++) args[nc + nk + j] = xs[j].subarray(i * xSizes[j], (i + 1) * xSizes[j]);
+        for (let j = 0; j < ys.length; j++) results[nk + j] = ys[j].subarray(i * ySizes[j], (i + 1) * ySizes[j]);
+        plan.exec(args, results);
         carry = next;
       }
       carry.forEach((c, j) => outBufs[j].set(c.subarray(0, carryAvals[j].size)));

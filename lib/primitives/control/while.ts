@@ -167,14 +167,17 @@ export const whileDef: PrimitiveDef<'while'> = {
       const condPlan = planOf(condJaxpr);
       const bodyPlan = planOf(bodyJaxpr);
       const bufs = (carryBufs ??= [0, 1].map(() => carryAvals.map((a) => allocate(a.dtype, a.size))));
-      const cc = inBufs.slice(0, ncc);
-      const bc = inBufs.slice(ncc, ncc + nbc);
+      // The argument lists are filled in place: cond [consts, carry], body [consts, carry] → carry.
+      const condArgs = [...inBufs.slice(0, ncc), ...inBufs.slice(ncc + nbc)];
+      const bodyArgs = inBufs.slice(ncc);
+      const predOut = [pred];
       let carry = inBufs.slice(ncc + nbc);
       for (let t = 0; ; t++) {
-        condPlan.exec([...cc, ...carry], [pred]);
+        for (let j = 0; j < carry.length; j++) condArgs[ncc + j] = bodyArgs[nbc + j] = carry[j];
+        condPlan.exec(condArgs, predOut);
         if (!pred[0]) break;
         const next = bufs[t % 2];
-        bodyPlan.exec([...bc, ...carry], next);
+        bodyPlan.exec(bodyArgs, next);
         carry = next;
       }
       carry.forEach((c, j) => outBufs[j].set(c.subarray(0, carryAvals[j].size)));
