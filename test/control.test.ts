@@ -73,6 +73,21 @@ describe('lax.cond and lax.switch', () => {
     });
   });
 
+  test('grad and jvp through switch match finite differences in each branch', () => {
+    const branches = [(v: NDArray) => np.exp(v), (v: NDArray) => np.multiply(v, np.cos(v)), (v: NDArray) => np.sum(np.square(v))];
+    const refs = [(v: number[]) => v.reduce((s, a) => s + Math.exp(a), 0), (v: number[]) => v.reduce((s, a) => s + a * Math.cos(a), 0), (v: number[]) => v.reduce((s, a) => s + a * a, 0)];
+    const a = vec(3);
+    for (let i = 0; i < 3; i++) {
+      const loss = (v: NDArray) => np.sum(lax.switch(i, branches.map((b, k) => (k === 2 ? (u: NDArray) => np.broadcastTo(b(u), [3]) : b)), v));
+      const scale = i === 2 ? 3 : 1;
+      const fd = finiteDiff((v) => scale * refs[i](v), a);
+      expectClose(grad(loss)(np.array(a)), fd, tol);
+      expectClose(jit(grad(loss))(np.array(a)), fd, tol);
+      const t = vec(3);
+      expectClose(jvp(loss, [np.array(a)], [np.array(t)])[1], fd.reduce((s, g, k) => s + g * t[k], 0), tol);
+    }
+  });
+
   test('jvp and grad match finite differences in each branch', () => {
     for (const p of [true, false]) {
       const loss = (a: NDArray, b: NDArray) => np.sum(np.multiply(f(p, a, b), f(p, a, b)));
@@ -127,6 +142,10 @@ describe('lax.cond and lax.switch', () => {
     const host = lowered.kernels.find((k) => k.ops[0] === 'cond');
     expect(host?.nested?.map((n) => n.name)).toEqual(['branches[0]', 'branches[1]']);
     expect(lowered.asText()).toMatch(/branches\[1\]: kernels \(1\):\n\s+fused_0: ops=\[sin, mul, add\]/);
+    // Fusion stops at control flow: the work before and after the cond are separate kernels.
+    const around = jit((p: NDArray, v: NDArray) => np.exp(lax.cond(p, (u: NDArray) => np.sin(u), (u: NDArray) => u, np.add(np.multiply(v, 2), 1))));
+    expect(around.lower(np.array(true), np.array(x)).kernels.map((k) => `${k.name}:${k.ops.join(',')}`)).toEqual(['fused_0:mul,add', 'convert_1:convert', 'cond_2:cond', 'exp_3:exp']);
+    expectClose(around(np.array(true), np.array(x)), x.map((v) => Math.exp(Math.sin(2 * v + 1))));
   });
 
   test('clear errors for bad predicates and mismatched branches', () => {
