@@ -252,6 +252,27 @@ describe('lax.scan', () => {
     expectClose(gx, [0, 1, 2, 3].map((i) => fd.slice(9 + 3 * i, 12 + 3 * i)), tol);
   });
 
+  test('residuals computed from loop-invariant values are computed once, not stacked per iteration', () => {
+    const W = [vec(3), vec(3), vec(3)];
+    const xv = vec(50);
+    const loss = (w: NDArray, xs: NDArray) => {
+      const [h] = lax.scan((c: NDArray, xt: NDArray) => [np.tanh(np.add(np.matmul(np.transpose(w), c), np.multiply(np.sum(np.exp(w), { axis: 0 }), xt))), null], np.ones([3]), xs);
+      return np.sum(h);
+    };
+    const text = jit(grad(loss)).lower(np.array(W), np.array(xv)).jaxpr.toString();
+    expect(text).not.toMatch(/f32\[50,3,3\]/);
+    const ref = (p: number[]) => {
+      const w = [p.slice(0, 3), p.slice(3, 6), p.slice(6, 9)];
+      const colExp = [0, 1, 2].map((j) => w.reduce((s, row) => s + Math.exp(row[j]), 0));
+      let h = [1, 1, 1];
+      for (const xt of xv) h = [0, 1, 2].map((i) => Math.tanh(w.reduce((s, row, k) => s + row[i] * h[k], 0) + colExp[i] * xt));
+      return h.reduce((s, v) => s + v, 0);
+    };
+    const fd = finiteDiff(ref, W.flat());
+    expectClose(grad(loss)(np.array(W), np.array(xv)), [fd.slice(0, 3), fd.slice(3, 6), fd.slice(6, 9)], tol);
+    expectClose(jit(grad(loss))(np.array(W), np.array(xv)), [fd.slice(0, 3), fd.slice(3, 6), fd.slice(6, 9)], tol);
+  });
+
   test('vmap over xs, over the initial carry, and vmap(grad(scan)) match per-lane loops', () => {
     const run = (w: NDArray, h0: NDArray, x: NDArray) => lax.scan(cell(w), h0, x);
     const xb = [vec(5), vec(5), vec(5)];

@@ -9,6 +9,7 @@
 import { sizeOf } from '../../core/shape';
 import { allocate, TypedArray } from '../../core/dtype';
 import { bind, Value } from '../../core/trace';
+import { evalJaxpr } from '../../ir/eval';
 import { PartialEvalTrace, partialEvalJaxpr } from '../../ir/partial-eval';
 import { Var } from '../../ir/jaxpr';
 import { traceToJaxpr } from '../../ir/stage';
@@ -38,30 +39,34 @@ function partialEvalScan(trace: PartialEvalTrace, args: Value[], params: Params[
   }
   const yUk = pe.outUnknowns.slice(nk);
   const inUk = [...cUk, ...kUk, ...xUk];
-  // Residuals that are known consts of the body stay consts of the unknown scan; the others are stacked.
+  // Residuals computed from known consts alone (or that are such consts) are loop-invariant: they
+  // become consts of the unknown scan, computed once. The others are stacked per iteration.
   const nKnownOut = count(pe.outUnknowns, false);
   const nKc = count(cUk, false);
   const knownBody = pe.known.jaxpr;
-  const fwd = pe.resAvals.map((_, r) => {
+  const varying = new Set<Var>(knownBody.inBinders.slice(nKc));
+  for (const e of knownBody.eqns) if (e.inputs.some((a) => a instanceof Var && varying.has(a))) e.outs.forEach((v) => varying.add(v));
+  const resIdx = [...Array(pe.resAvals.length).keys()];
+  const stacked = resIdx.map((r) => {
     const o = knownBody.outs[nKnownOut + r];
-    const i = o instanceof Var ? knownBody.inBinders.indexOf(o) : -1;
-    return i < nKc ? i : -1;
+    return o instanceof Var && varying.has(o);
   });
-  const stacked = fwd.map((i) => i < 0);
-  const res = [...Array(pe.resAvals.length).keys()];
-  const knownScanBody = permute(pe.known, null, [...Array(nKnownOut).keys(), ...res.filter((r) => stacked[r]).map((r) => nKnownOut + r)]);
   const knownArgs = pick(known, inUk, false) as Value[];
+  const invariantIdx = resIdx.filter((r) => !stacked[r]);
+  const consts = knownArgs.slice(0, nKc);
+  const constsOnly = [...Array(knownBody.inBinders.length).keys()].map((i) => i < nKc);
+  const invariant = invariantIdx.length === 0 ? [] : evalJaxpr(dropInputs(pruneOutputs(pe.known, knownBody.outs.map((_, i) => i >= nKnownOut && !stacked[i - nKnownOut])).closed, constsOnly), consts);
+  const knownScanBody = permute(pe.known, null, [...Array(nKnownOut).keys(), ...resIdx.filter((r) => stacked[r]).map((r) => nKnownOut + r)]);
   const kOuts = bind('scan', knownArgs, { jaxpr: knownScanBody, numConsts: nKc, numCarry: count(kUk, false), length, reverse });
   const [kCarry, kYs, kRes] = split(kOuts, [count(kUk, false), count(yUk, false), count(stacked)]);
   let ukOuts: Value[] = [];
   if (pe.outUnknowns.some(Boolean)) {
     const nRes = pe.resAvals.length;
     const [gc, gk, gx] = groups([count(cUk), count(kUk), count(xUk)]).map((g) => g.map((i) => i + nRes));
-    const fwdIdx = res.filter((r) => !stacked[r]);
-    const body = permute(pe.unknown, [...fwdIdx, ...gc, ...gk, ...res.filter((r) => stacked[r]), ...gx], null);
+    const body = permute(pe.unknown, [...invariantIdx, ...gc, ...gk, ...resIdx.filter((r) => stacked[r]), ...gx], null);
     const [cArgs, kArgs, xArgs] = split(args, [nc, nk, nx]);
-    const ukArgs = [...fwdIdx.map((r) => trace.pure(knownArgs[fwd[r]])), ...pick(cArgs, cUk), ...pick(kArgs, kUk), ...kRes.map((r) => trace.pure(r)), ...pick(xArgs, xUk)];
-    ukOuts = trace.stage('scan', ukArgs, { jaxpr: body, numConsts: fwdIdx.length + count(cUk), numCarry: count(kUk), length, reverse });
+    const ukArgs = [...invariant.map((v) => trace.pure(v)), ...pick(cArgs, cUk), ...pick(kArgs, kUk), ...kRes.map((r) => trace.pure(r)), ...pick(xArgs, xUk)];
+    ukOuts = trace.stage('scan', ukArgs, { jaxpr: body, numConsts: invariantIdx.length + count(cUk), numCarry: count(kUk), length, reverse });
   }
   const [uCarry, uYs] = split(ukOuts, [count(kUk), count(yUk)]);
   const merge = (uk: boolean[], kv: Value[], uv: Value[]): Value[] => {
