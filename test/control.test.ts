@@ -5,6 +5,7 @@
  * the IR staying one loop, and memory staying flat over long jitted loops.
  */
 
+import fc from 'fast-check';
 import * as v8 from 'v8';
 import * as vm from 'vm';
 import { grad, hessian, jacfwd, jacrev, jit, jvp, lax, makeJaxpr, NDArray, numpy as np, valueAndGrad, vjp, vmap } from 'metalgrad';
@@ -383,6 +384,57 @@ describe('lax.scan', () => {
     let ref = 0;
     for (let i = 0; i < 1000; i++) ref = f32(f32(ref * f32(0.999)) + 1);
     expectClose(c, ref, { rtol: 1e-5, atol: 1e-4 });
+  });
+
+  test('property: for random lengths, directions, widths and data, eager, jit and grad agree with a JS loop', () => {
+    // c' = c·a + x·b (elementwise), y = c'·x; loss = sum(c_final) + sum(ys).
+    const arb = fc.record({
+      length: fc.integer({ min: 0, max: 9 }),
+      width: fc.integer({ min: 1, max: 3 }),
+      reverse: fc.boolean(),
+      seed: fc.integer({ min: 1, max: 1000 }),
+    });
+    fc.assert(
+      fc.property(arb, ({ length, width, reverse, seed }) => {
+        const r = rng(seed);
+        const a = Array.from({ length: width }, () => r(-1, 1));
+        const b = Array.from({ length: width }, () => r(-1, 1));
+        const xv = Array.from({ length }, () => Array.from({ length: width }, () => r(-1, 1)));
+        const run = (av: NDArray, bv: NDArray, x: NDArray) =>
+          lax.scan((c: NDArray, xt: NDArray) => {
+            const next = np.add(np.multiply(c, av), np.multiply(xt, bv));
+            return [next, np.multiply(next, xt)];
+          }, np.ones([width]), x, { reverse });
+        const ref = (av: number[], bv: number[]): [number[], number[][]] => {
+          let c = av.map(() => 1);
+          const ys: number[][] = new Array(length);
+          for (let t = 0; t < length; t++) {
+            const i = reverse ? length - 1 - t : t;
+            c = c.map((v, j) => v * av[j] + xv[i][j] * bv[j]);
+            ys[i] = c.map((v, j) => v * xv[i][j]);
+          }
+          return [c, ys];
+        };
+        const [cWant, ysWant] = ref(a, b);
+        const x = length === 0 ? np.zeros([0, width]) : np.array(xv);
+        for (const impl of [run, jit(run)]) {
+          const [c, ys] = impl(np.array(a), np.array(b), x);
+          expectClose(c, cWant, { rtol: 1e-4, atol: 1e-5 });
+          expect(ys.shape).toEqual([length, width]);
+          if (length > 0) expectClose(ys, ysWant, { rtol: 1e-4, atol: 1e-5 });
+        }
+        const loss = (av: NDArray) => {
+          const [c, ys] = run(av, np.array(b), x);
+          return np.add(np.sum(c), np.sum(ys));
+        };
+        const fd = finiteDiff((p) => {
+          const [c, ys] = ref(p, b);
+          return c.reduce((s, v) => s + v, 0) + ys.flat().reduce((s, v) => s + v, 0);
+        }, a);
+        expectClose(grad(loss)(np.array(a)), fd, { rtol: 5e-3, atol: 5e-3 });
+      }),
+      { seed: 5150, numRuns: 40 },
+    );
   });
 
   test('clear errors for carry type changes, mismatched xs and bad results', () => {
