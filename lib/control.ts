@@ -54,7 +54,7 @@ function scalarOperand(fn: string, arg: string, x: unknown, allowed: string[]): 
   let v: Value;
   if (typeof x === 'boolean') v = fromScalar(x ? 1 : 0, 'bool');
   else if (typeof x === 'number') {
-    if (!Number.isInteger(x)) throw typeError(fn, arg, `${allowed.join(' or ')} scalar (an integer JS number)`, x);
+    if (!Number.isInteger(x)) throw typeError(fn, arg, `a ${allowed.join(' or ')} scalar (an integer JS number)`, x);
     v = fromScalar(x, 'int32');
   } else if (x instanceof NDArray) v = x;
   else throw typeError(fn, arg, `a ${allowed.join(' or ')} scalar`, x);

@@ -80,13 +80,13 @@ export function backwardPass(closed: ClosedJaxpr, cts: Tangent[], args?: (Value 
     const eqn = linearEqns[e];
     const ctsOut = eqn.outs.map((v) => ctMap.pop(v));
     if (ctsOut.every((c) => c === null)) continue;
-    const args = eqn.inputs.map((a) => (a instanceof Literal ? a.value : constEnv.get(a) ?? new UndefPrimal(a.aval)));
+    const eqnArgs = eqn.inputs.map((a) => (a instanceof Literal ? a.value : constEnv.get(a) ?? new UndefPrimal(a.aval)));
     const rule = primitiveDef(eqn.prim).transpose;
     if (rule === null) throw new Error(`grad: the primitive ${eqn.prim} appeared in a linear computation but has no transpose rule (it is not linear)`);
-    const ctsIn = rule(ctsOut, args, eqn.params as never);
+    const ctsIn = rule(ctsOut, eqnArgs, eqn.params as never);
     eqn.inputs.forEach((a, i) => {
       const ct = ctsIn[i];
-      if (ct !== null && ct !== undefined && args[i] instanceof UndefPrimal) ctMap.add(a as Var, ct);
+      if (ct !== null && ct !== undefined && eqnArgs[i] instanceof UndefPrimal) ctMap.add(a as Var, ct);
     });
   }
   return jaxpr.inBinders.map((v) => ctMap.pop(v));
