@@ -2,7 +2,8 @@
  * @file Structured control flow (lax.cond, switch, scan, whileLoop, foriLoop) under every
  * transformation: eager and jit against plain JS loops, jvp and grad against float64 finite
  * differences of the same loops, vmap against per-lane loops, compositions, nesting, pytrees, errors,
- * the IR staying one loop, and memory staying flat over long jitted loops.
+ * the IR staying one loop (and DCE/CSE and residual hoisting on it), a property test over random
+ * scans, and memory staying flat over long jitted loops.
  */
 
 import fc from 'fast-check';
