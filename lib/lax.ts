@@ -298,3 +298,6 @@ export function dynamicUpdateSlice(x: Value, update: Value, startIndices: (numbe
 
 export { conv, convGeneralDilated } from './conv';
 export type { ConvOptions, Padding } from './conv';
+
+export { cond, foriLoop, scan, switch, whileLoop } from './control';
+export type { ScanOptions } from './control';

@@ -2,6 +2,7 @@
 
 import { main as iris } from '../examples/iris';
 import { main as perExample } from '../examples/per-example-gradients';
+import { main as scanRnn } from '../examples/scan-rnn';
 
 describe('examples', () => {
   test('iris: the MLP classifies the held-out flowers with accuracy >= 0.9', () => {
@@ -25,5 +26,15 @@ describe('examples', () => {
     // The noise is drawn from the seed: the same seed repeats the run, no noise changes it.
     expect(perExample({ epochs: 2, log: () => {} }).loss).toBe(result.loss);
     expect(perExample({ epochs: 2, noiseMultiplier: 0, log: () => {} }).loss).not.toBe(result.loss);
+  });
+
+  test('scan-rnn trains an RNN through lax.scan and the loss falls', () => {
+    const lines: string[] = [];
+    const losses = scanRnn({ steps: 60, seqLen: 12, batch: 8, hidden: 8, log: (l) => lines.push(l) });
+    expect(losses).toHaveLength(60);
+    expect(losses.every(Number.isFinite)).toBe(true);
+    expect(losses[59]).toBeLessThan(0.2 * losses[0]);
+    expect(lines[0]).toMatch(/Training an RNN/);
+    expect(lines.some((l) => /^step\s+60\s+loss/.test(l))).toBe(true);
   });
 });

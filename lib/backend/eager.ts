@@ -10,7 +10,7 @@ import { ConcreteArray } from '../core/concrete';
 import { TypedArray } from '../core/dtype';
 import { installEvalTrace, Trace, Value } from '../core/trace';
 import { primitiveDef } from '../primitives';
-import { Params, Prim } from '../primitives/types';
+import { HostRun, Params, Prim } from '../primitives/types';
 import { Backend, Executable } from './backend';
 import { backendFor, moveTo, placement } from './devices';
 
@@ -20,6 +20,8 @@ interface EagerOp {
   temps: ShapedArray[];
   aliases: (number | undefined)[];
   exe: Executable;
+  /** Control flow runs on the host instead of as kernels. */
+  host?: HostRun;
 }
 
 const MAX_CACHED = 4096;
@@ -38,10 +40,10 @@ function paramsKey(params: object): string | undefined {
 function compileOp<P extends Prim>(backend: Backend, prim: P, inAvals: ShapedArray[], params: Params[P]): EagerOp {
   const def = primitiveDef(prim);
   const outAvals = def.abstractEval(inAvals, params);
-  const { kernels, temps } = def.lower(inAvals, outAvals, params);
+  const { kernels, temps, host } = def.lower(inAvals, outAvals, params);
   const aliases: (number | undefined)[] = outAvals.map(() => undefined);
   for (const k of kernels) if (k.kind === 'alias') aliases[k.output - inAvals.length] = k.input;
-  return { outAvals, temps, aliases, exe: backend.compile(kernels) };
+  return { outAvals, temps, aliases, exe: backend.compile(kernels), host };
 }
 
 function eagerOp<P extends Prim>(backend: Backend, prim: P, args: ConcreteArray[], params: Params[P]): EagerOp {
@@ -64,7 +66,13 @@ export function executeEager<P extends Prim>(prim: P, operands: ConcreteArray[],
   const backend = backendFor(device);
   const args = operands.map((a) => moveTo(a, device));
   const committed = args.some((a) => a.committed);
-  const { outAvals, temps, aliases, exe } = eagerOp(backend, prim, args, params);
+  const { outAvals, temps, aliases, exe, host } = eagerOp(backend, prim, args, params);
+  if (host) {
+    // Control flow: runs nested plans (compiled once per nested jaxpr).
+    const outs = outAvals.map((a) => backend.allocate(a.dtype, a.size));
+    host(args.map((a) => a.buffer.subarray(0, a.size)), outs);
+    return outAvals.map((a, i) => new ConcreteArray(a, outs[i], device, committed));
+  }
   const bufs: TypedArray[] = args.map((a) => a.buffer);
   for (let i = 0; i < outAvals.length; ++i) {
     const alias = aliases[i];

@@ -1,6 +1,9 @@
-/** @file Common-subexpression elimination: equal equations (primitive, params, inputs) are computed once. */
+/**
+ * @file Common-subexpression elimination: equal equations (primitive, params, inputs) are computed
+ * once; nested jaxprs (control flow) are compared by their text and simplified too.
+ */
 
-import { Atom, Eqn, Jaxpr, Literal, Var } from '../ir/jaxpr';
+import { Atom, ClosedJaxpr, Eqn, Jaxpr, Literal, mapSubJaxprs, paramsKey, Var } from '../ir/jaxpr';
 
 export function cse(jaxpr: Jaxpr): Jaxpr {
   const ids = new Map<Var, number>();
@@ -16,14 +19,15 @@ export function cse(jaxpr: Jaxpr): Jaxpr {
   const eqns: Eqn[] = [];
   for (const e of jaxpr.eqns) {
     const inputs = e.inputs.map(resolve);
-    const k = `${e.prim}|${JSON.stringify(e.params)}|${inputs.map(key).join(',')}`;
+    const params = mapSubJaxprs(e.params, (c) => new ClosedJaxpr(cse(c.jaxpr), c.consts));
+    const k = `${e.prim}|${paramsKey(params)}|${inputs.map(key).join(',')}`;
     const prev = seen.get(k);
     if (prev) {
       e.outs.forEach((v, i) => subst.set(v, prev[i]));
       continue;
     }
     seen.set(k, e.outs);
-    eqns.push({ ...e, inputs });
+    eqns.push({ ...e, inputs, params } as Eqn);
   }
   return new Jaxpr(jaxpr.constvars, jaxpr.inBinders, eqns, jaxpr.outs.map(resolve));
 }

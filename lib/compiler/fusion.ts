@@ -48,7 +48,10 @@ function reduceTail(eqn: Eqn): ReduceTail | null {
   return { eqn, kernel: k };
 }
 
-/** The single elementwise kernel an equation lowers to, if it is fusible over `shape`. */
+/**
+ * The single elementwise kernel an equation lowers to, if it is fusible over `shape`. Control flow
+ * lowers to a host step without kernels, so it is never fused: it is a boundary between groups.
+ */
 function fusibleKernel(eqn: Eqn): ElementwiseKernel | null {
   if (eqn.outs.length !== 1) return null;
   const lowering = primitiveDef(eqn.prim).lower(eqn.inputs.map((a) => a.aval), [eqn.outs[0].aval], eqn.params as never);

@@ -81,20 +81,61 @@ function varNamer(): (v: Var) => string {
   };
 }
 
-function formatParams(params: object): string {
+/** The jaxprs held in a higher-order primitive's params, with the param each came from. */
+export function subJaxprs(params: object): { name: string; closed: ClosedJaxpr }[] {
+  const out: { name: string; closed: ClosedJaxpr }[] = [];
+  for (const [k, v] of Object.entries(params)) {
+    if (v instanceof ClosedJaxpr) out.push({ name: k, closed: v });
+    else if (globalThis.Array.isArray(v)) v.forEach((c, i) => c instanceof ClosedJaxpr && out.push({ name: `${k}[${i}]`, closed: c }));
+  }
+  return out;
+}
+
+/** Params with every nested jaxpr replaced by `f(jaxpr)` (the same object when there are none). */
+export function mapSubJaxprs<T extends object>(params: T, f: (c: ClosedJaxpr) => ClosedJaxpr): T {
+  if (subJaxprs(params).length === 0) return params;
+  const map = (v: unknown): unknown => (v instanceof ClosedJaxpr ? f(v) : globalThis.Array.isArray(v) && v.some((c) => c instanceof ClosedJaxpr) ? v.map(map) : v);
+  return Object.fromEntries(Object.entries(params).map(([k, v]) => [k, map(v)])) as T;
+}
+
+const constIds = new WeakMap<object, number>();
+let nextConstId = 1;
+/**
+ * A key equal for equal params (CSE): plain data as JSON; a nested jaxpr by its printed form and the
+ * identity of its constants.
+ */
+export function paramsKey(params: object): string {
+  return JSON.stringify(params, (_k, v: unknown) => {
+    if (!(v instanceof ClosedJaxpr)) return v;
+    const ids = v.consts.map((c) => {
+      let id = constIds.get(c);
+      if (id === undefined) constIds.set(c, (id = nextConstId++));
+      return id;
+    });
+    return `${printJaxpr(v.jaxpr)}|${ids.join(',')}`;
+  });
+}
+
+function formatParams(params: object, indent: string): string {
   const entries = Object.entries(params);
   if (entries.length === 0) return '';
-  const fmt = (v: unknown): string => (globalThis.Array.isArray(v) ? `(${v.join(',')})` : String(v));
+  const nested = (c: ClosedJaxpr): string => `\n${indent}    ${printJaxpr(c.jaxpr, `${indent}    `)}`;
+  const fmt = (v: unknown): string => {
+    if (v instanceof ClosedJaxpr) return nested(v);
+    if (globalThis.Array.isArray(v)) return v.some((c) => c instanceof ClosedJaxpr) ? `(${v.map(fmt).join('')}\n${indent}  )` : `(${v.join(',')})`;
+    return String(v);
+  };
   return `[${entries.map(([k, v]) => `${k}=${fmt(v)}`).join(' ')}]`;
 }
 
-export function printJaxpr(jaxpr: Jaxpr): string {
+/** The jaxpr as text; nested jaxprs (control flow) are printed indented inside their equation. */
+export function printJaxpr(jaxpr: Jaxpr, indent = ''): string {
   const name = varNamer();
   const binder = (v: Var): string => `${name(v)}:${v.aval.toString()}`;
   const atom = (a: Atom): string => (a instanceof Literal ? formatLiteral(a) : name(a));
   const head = `{ lambda ${jaxpr.constvars.map(binder).join(' ')}${jaxpr.constvars.length ? ' ' : ''}; ${jaxpr.inBinders.map(binder).join(' ')} . let`;
-  const lines = jaxpr.eqns.map((e) => `    ${e.outs.map(binder).join(' ')} = ${e.prim}${formatParams(e.params)} ${e.inputs.map(atom).join(' ')}`);
-  return [head, ...lines, `  in ( ${jaxpr.outs.map(atom).join(' ')} ) }`].join('\n');
+  const lines = jaxpr.eqns.map((e) => `${indent}    ${e.outs.map(binder).join(' ')} = ${e.prim}${formatParams(e.params, `${indent}    `)} ${e.inputs.map(atom).join(' ')}`);
+  return [head, ...lines, `${indent}  in ( ${jaxpr.outs.map(atom).join(' ')} ) }`].join('\n');
 }
 
 function formatLiteral(l: Literal): string {

@@ -27,6 +27,7 @@ export class JaxprTracer extends Tracer {
 export class JaxprBuilder {
   readonly eqns: Eqn[] = [];
   private readonly constVars = new Map<Value, Var>();
+  private readonly constValues = new Map<Var, Value>();
 
   /** A constvar for a value from outside (rank-0 concrete values become literals). */
   constAtom(x: Value): Atom {
@@ -35,8 +36,14 @@ export class JaxprBuilder {
     if (!v) {
       v = new Var(x.aval);
       this.constVars.set(x, v);
+      this.constValues.set(v, x);
     }
     return v;
+  }
+
+  /** The outside value a constvar stands for (undefined for staged values). */
+  constValue(v: Var): Value | undefined {
+    return this.constValues.get(v);
   }
 
   build(inBinders: Var[], outs: Atom[]): ClosedJaxpr {

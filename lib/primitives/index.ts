@@ -1,5 +1,6 @@
 /** @file The primitive table: exhaustive over `Prim`, so a primitive missing a rule fails to compile. */
 
+import { controlDefs } from './control';
 import { dotGeneral } from './dot';
 import { elementwiseDefs } from './elementwise';
 import { reduceDefs } from './reduce';
@@ -15,6 +16,7 @@ export const PRIMITIVES: PrimitiveTable = {
   dot_general: dotGeneral,
   ...gatherDefs,
   ...sortDefs,
+  ...controlDefs,
 };
 
 export function primitiveDef<P extends Prim>(p: P): PrimitiveDef<P> {

@@ -7,6 +7,9 @@ import type { ShapedArray } from '../core/aval';
 import type { DType } from '../core/dtype';
 import type { Value } from '../core/trace';
 import type { Kernel, ScalarOp, ScatterOp } from '../compiler/kernel';
+import type { TypedArray } from '../core/dtype';
+import type { ClosedJaxpr } from '../ir/jaxpr';
+import type { PartialEvalTrace } from '../ir/partial-eval';
 
 type NoParams = Record<string, never>;
 
@@ -54,6 +57,12 @@ export type Params = { [P in UnaryPrim | BinaryPrim | ComparePrim]: NoParams } &
   cumprod: { axis: number; reverse: boolean };
   cummax: { axis: number; reverse: boolean };
   cummin: { axis: number; reverse: boolean };
+  /** Structured control flow: inputs [index, operands...]; runs `branches[index]` (index clamped). */
+  cond: { branches: ClosedJaxpr[] };
+  /** Inputs [consts, carry, xs]; the body maps [consts, carry, x] to [carry, y]; outputs [carry, ys]. */
+  scan: { jaxpr: ClosedJaxpr; numConsts: number; numCarry: number; length: number; reverse: boolean };
+  /** Inputs [cond consts, body consts, carry]; loops while `condJaxpr` (a bool scalar) holds. */
+  while: { condJaxpr: ClosedJaxpr; bodyJaxpr: ClosedJaxpr; condNconsts: number; bodyNconsts: number };
 };
 
 export type Prim = keyof Params;
@@ -84,12 +93,29 @@ export interface PrimitiveDef<P extends Prim> {
   lower(ins: ShapedArray[], outs: ShapedArray[], params: Params[P]): Lowering;
   /** For elementwise primitives: the scalar op they compute (fusion and MSL use this name). */
   scalarOp?: ScalarOp;
+  /**
+   * For higher-order primitives under partial evaluation (linearize): splits an application whose
+   * inputs are partly known into work done now and an equation staged on the unknown inputs.
+   */
+  partialEval?(trace: PartialEvalTrace, args: Value[], params: Params[P]): Value[];
+  /**
+   * For higher-order primitives: dead-code elimination given which outputs are used. Returns params
+   * (of this primitive) computing only `keptOutputs` (a superset of the used ones) from the `usedInputs`.
+   */
+  dce?(params: Params[P], usedOutputs: boolean[]): { params: object; keptOutputs: boolean[]; usedInputs: boolean[] };
 }
 
-/** Kernels for one equation, plus scratch buffers they need (args after the outputs). */
+/** A step run on the host (control flow): reads `ins`, fills `outs` (both exactly sized). */
+export type HostRun = (ins: TypedArray[], outs: TypedArray[]) => void;
+
+/**
+ * Kernels for one equation, plus scratch buffers they need (args after the outputs). Control flow
+ * lowers to no kernels and a `host` step that runs nested plans instead.
+ */
 export interface Lowering {
   kernels: Kernel[];
   temps: ShapedArray[];
+  host?: HostRun;
 }
 
 export type PrimitiveTable = { [P in Prim]: PrimitiveDef<P> };

@@ -9,10 +9,7 @@ import { ShapedArray } from '../core/aval';
 import { ConcreteArray } from '../core/concrete';
 import { Tracer, isTopLevel, Value } from '../core/trace';
 import { flatten, TreeDef, unflatten } from '../core/tree';
-import { cse } from '../compiler/cse';
-import { simplify } from '../compiler/simplify';
-import { dce } from '../compiler/dce';
-import { KernelInfo, Plan } from '../compiler/plan';
+import { KernelInfo, optimize, Plan } from '../compiler/plan';
 import { ClosedJaxpr } from '../ir/jaxpr';
 import { backendFor, placement } from '../backend/devices';
 import { Device } from '../core/array';
@@ -29,9 +26,15 @@ export class Lowered {
     readonly jaxpr: ClosedJaxpr,
     readonly kernels: KernelInfo[],
   ) {}
+  /** The IR, then one line per kernel; a control-flow host step lists its nested plans' kernels under it. */
   asText(): string {
-    const ks = this.kernels.map((k) => `  ${k.name}: ops=[${k.ops.join(', ')}] inputs=${k.inputs} outputs=${k.outputs} (msl: kernel void ${k.name})`);
-    return `${this.jaxpr.toString()}\nkernels (${this.kernels.length}):\n${ks.join('\n')}`;
+    const lines = (ks: KernelInfo[], indent: string): string[] =>
+      ks.flatMap((k) => {
+        if (!k.nested) return [`${indent}${k.name}: ops=[${k.ops.join(', ')}] inputs=${k.inputs} outputs=${k.outputs} (msl: kernel void ${k.name})`];
+        const head = `${indent}${k.name}: ops=[${k.ops.join(', ')}] inputs=${k.inputs} outputs=${k.outputs} (on the host, running nested plans)`;
+        return [head, ...k.nested.flatMap((n) => [`${indent}  ${n.name}: kernels (${n.kernels.length}):`, ...lines(n.kernels, `${indent}    `)])];
+      });
+    return `${this.jaxpr.toString()}\nkernels (${this.kernels.length}):\n${lines(this.kernels, '  ').join('\n')}`;
   }
   toString(): string {
     return this.asText();
@@ -100,9 +103,7 @@ export function jit<F extends (...args: any[]) => any>(f: F, options: JitOptions
     const store: { out?: TreeDef } = {};
     const inAvals = values.map((v) => v.aval as ShapedArray);
     const traced = traceToJaxpr((...xs) => flattenResult('jit', f(...rebuild(xs)), store), inAvals, 'jit');
-    const jaxpr = dce(simplify(cse(traced.jaxpr)));
-    const consts = jaxpr.constvars.map((v) => traced.consts[traced.jaxpr.constvars.indexOf(v)]);
-    const closed = new ClosedJaxpr(jaxpr, consts);
+    const closed = optimize(traced);
     return { closed, plan: Plan.build(closed, backendFor(device)), outDef: store.out as TreeDef };
   };
 

@@ -53,12 +53,13 @@ function moveBatchAxis(size: number, from: BDim, to: number, x: Value): Value {
   return lax.moveAxis(x, from, to);
 }
 
-export function vmapFlat(f: (...xs: Value[]) => Value[], size: number, args: Value[], inDims: BDim[], outAxes: () => BDim[]): Value[] {
+/** vmap of a flat function; `outAxes` is given the batch axis each output came out with (null: unbatched). */
+export function vmapFlat(f: (...xs: Value[]) => Value[], size: number, args: Value[], inDims: BDim[], outAxes: (outDims: BDim[]) => BDim[]): Value[] {
   return withMainTrace(BatchTrace, size, 'vmap', (main: MainTrace) => {
     const trace = new BatchTrace(main);
     const ins = args.map((a, i) => new BatchTracer(trace, a, inDims[i]));
     const outs = f(...ins).map((o) => fullRaise(trace, o) as BatchTracer);
-    const axes = outAxes();
+    const axes = outAxes(outs.map((o) => o.bdim));
     return outs.map((o, i) => {
       const raw = axes[i];
       const rank = o.aval.ndim + 1;
