@@ -8,6 +8,8 @@ import { SCALAR_OPS } from '../compiler/kernel';
 export interface NativeAddon {
   run(code: Int32Array, consts: Float64Array, bufs: TypedArray[]): void;
   scalarOps(): string[];
+  setNumThreads(n: number): void;
+  numThreads(): number;
   abiVersion: number;
 }
 

@@ -10,6 +10,7 @@
 #include "executors.h"
 #include "kernels.h"
 #include "layout.h"
+#include "threadpool.h"
 
 namespace metalgrad::cpu {
 namespace {
@@ -17,6 +18,8 @@ namespace {
 // Elements per tile: large enough to amortise the per-instruction dispatch, small enough that a
 // few live registers stay in L1/L2.
 constexpr int64_t kTile = 512;
+// Smallest share of a step one thread takes.
+constexpr int64_t kMinChunk = 32 * kTile;
 
 struct AlignedFree {
   void operator()(void* p) const { ::operator delete(p, std::align_val_t(64)); }
@@ -172,42 +175,55 @@ void run_elementwise(const ElementwiseStep& step, const double* consts, const Bu
   const CollapsedLayout layout = collapse(step.shape, strides);
   const int inner = layout.ndim - 1;
 
-  std::unique_ptr<char, AlignedFree> regs(static_cast<char*>(
-      ::operator new(static_cast<size_t>(step.nregs) * kTile * 4, std::align_val_t(64))));
-  auto reg = [&](int32_t r) { return regs.get() + static_cast<int64_t>(r) * kTile * 4; };
-  const std::vector<BoundInstr> bound = bind_instrs(step, regs.get(), consts);
+  // Runs elements [start, end) with its own register tiles and walker.
+  auto run_range = [&](int64_t start, int64_t end) {
+    std::unique_ptr<char, AlignedFree> regs(static_cast<char*>(
+        ::operator new(static_cast<size_t>(step.nregs) * kTile * 4, std::align_val_t(64))));
+    auto reg = [&](int32_t r) { return regs.get() + static_cast<int64_t>(r) * kTile * 4; };
+    const std::vector<BoundInstr> bound = bind_instrs(step, regs.get(), consts);
 
-  // A tile is up to kTile consecutive elements, made of runs along the innermost dim.
-  TileRuns runs;
-  runs.nops = nops;
-  runs.pos.resize(kTile + 1);
-  runs.len.resize(kTile + 1);
-  runs.off.resize(static_cast<size_t>(kTile + 1) * nops);
-  RowWalker walker(layout);
-  int64_t remaining = step.shape.numel;
-  while (remaining > 0) {
-    int64_t count = 0;
-    runs.n = 0;
-    while (count < kTile && remaining > 0) {
-      const int64_t len = std::min({kTile - count, walker.inner_remaining(), remaining});
-      runs.pos[runs.n] = count;
-      runs.len[runs.n] = len;
-      for (int op = 0; op < nops; ++op) runs.off[runs.n * nops + op] = walker.offset(op);
-      walker.advance(len);
-      count += len;
-      remaining -= len;
-      ++runs.n;
+    // A tile is up to kTile consecutive elements, made of runs along the innermost dim.
+    TileRuns runs;
+    runs.nops = nops;
+    runs.pos.resize(kTile + 1);
+    runs.len.resize(kTile + 1);
+    runs.off.resize(static_cast<size_t>(kTile + 1) * nops);
+    RowWalker walker(layout, start);
+    int64_t remaining = end - start;
+    while (remaining > 0) {
+      int64_t count = 0;
+      runs.n = 0;
+      while (count < kTile && remaining > 0) {
+        const int64_t len = std::min({kTile - count, walker.inner_remaining(), remaining});
+        runs.pos[runs.n] = count;
+        runs.len[runs.n] = len;
+        for (int op = 0; op < nops; ++op) runs.off[runs.n * nops + op] = walker.offset(op);
+        walker.advance(len);
+        count += len;
+        remaining -= len;
+        ++runs.n;
+      }
+      for (int i = 0; i < nin; ++i) {
+        load(step.inputs[i].dtype, reg(i), bases[i], i, layout.stride(i, inner), runs);
+      }
+      for (const BoundInstr& b : bound) b.fn(b, count);
+      for (size_t o = 0; o < step.outputs.size(); ++o) {
+        const ElementwiseOutput& out = step.outputs[o];
+        const int op = nin + static_cast<int>(o);
+        store(out.dtype, bases[op], op, layout.stride(op, inner), reg(out.reg), runs);
+      }
     }
-    for (int i = 0; i < nin; ++i) {
-      load(step.inputs[i].dtype, reg(i), bases[i], i, layout.stride(i, inner), runs);
-    }
-    for (const BoundInstr& b : bound) b.fn(b, count);
-    for (size_t o = 0; o < step.outputs.size(); ++o) {
-      const ElementwiseOutput& out = step.outputs[o];
-      const int op = nin + static_cast<int>(o);
-      store(out.dtype, bases[op], op, layout.stride(op, inner), reg(out.reg), runs);
-    }
-  }
+  };
+
+  // Whole tiles per chunk, a few chunks per thread so the pool can balance them. Elements are
+  // independent, so the chunking never changes a result.
+  const int64_t numel = step.shape.numel;
+  const int64_t per_thread = (numel + 4 * num_threads() - 1) / (4 * num_threads());
+  const int64_t chunk = std::max(kMinChunk, (per_thread + kTile - 1) / kTile * kTile);
+  const int64_t cost = numel * static_cast<int64_t>(nops + step.instrs.size());
+  parallel_for((numel + chunk - 1) / chunk, cost, [&](int64_t t) {
+    run_range(t * chunk, std::min(numel, (t + 1) * chunk));
+  });
 }
 
 }  // namespace metalgrad::cpu

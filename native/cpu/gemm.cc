@@ -1,0 +1,266 @@
+// Driver of the packed GEMM: splits C into tasks (batch x row blocks x column blocks) for the
+// thread pool; each task walks k in kc-deep passes, packs its B block and A block into contiguous
+// panels (reading any strides), and runs the micro-kernel over every mr x nr tile.
+#include "gemm.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+#include "gemm_kernels.h"
+#include "threadpool.h"
+
+namespace metalgrad::cpu {
+namespace {
+
+// Portable micro-kernel: plain loops over a 4 x 16 tile that the compiler keeps in vector registers.
+constexpr int kMrScalar = 4;
+constexpr int kNrScalar = 16;
+
+void kernel_scalar(int64_t k, const float* pa, const float* pb, float* c, int64_t c_rs,
+                   bool accumulate) {
+  float acc[kMrScalar][kNrScalar] = {};
+  for (int64_t l = 0; l < k; ++l) {
+    for (int i = 0; i < kMrScalar; ++i) {
+      const float a = pa[i];
+      for (int j = 0; j < kNrScalar; ++j) acc[i][j] += a * pb[j];
+    }
+    pa += kMrScalar;
+    pb += kNrScalar;
+  }
+  for (int i = 0; i < kMrScalar; ++i) {
+    float* row = c + i * c_rs;
+    for (int j = 0; j < kNrScalar; ++j) row[j] = accumulate ? row[j] + acc[i][j] : acc[i][j];
+  }
+}
+
+constexpr int kMaxTile = 32 * 16;  // largest mr * nr of any micro-kernel
+
+MicroKernel kernel_of(GemmIsa isa) {
+#if defined(__x86_64__)
+  if (isa == GemmIsa::avx512) return avx512_micro_kernel();
+  if (isa == GemmIsa::avx2) return avx2_micro_kernel();
+#endif
+  (void)isa;
+  return {kernel_scalar, kMrScalar, kNrScalar, 256, 64, 1024};
+}
+
+GemmIsa best_isa() {
+  if (gemm_isa_supported(GemmIsa::avx512)) return GemmIsa::avx512;
+  if (gemm_isa_supported(GemmIsa::avx2)) return GemmIsa::avx2;
+  return GemmIsa::scalar;
+}
+
+GemmIsa isa_from_env() {
+  const char* env = std::getenv("METALGRAD_ISA");
+  if (env == nullptr || *env == '\0') return best_isa();
+  for (GemmIsa isa : {GemmIsa::scalar, GemmIsa::avx2, GemmIsa::avx512}) {
+    if (std::strcmp(env, gemm_isa_name(isa)) != 0) continue;
+    if (!gemm_isa_supported(isa)) {
+      throw std::invalid_argument(std::string("METALGRAD_ISA: this CPU does not support '") + env +
+                                  "'");
+    }
+    return isa;
+  }
+  throw std::invalid_argument(std::string("METALGRAD_ISA must be scalar, avx2 or avx512, received '") +
+                              env + "'");
+}
+
+// -1 until the first GEMM (or set_gemm_isa) decides.
+std::atomic<int> g_isa{-1};
+
+GemmIsa current_isa() {
+  int isa = g_isa.load(std::memory_order_acquire);
+  if (isa < 0) {
+    isa = static_cast<int>(isa_from_env());
+    g_isa.store(isa, std::memory_order_release);
+  }
+  return static_cast<GemmIsa>(isa);
+}
+
+struct AlignedFree {
+  void operator()(float* p) const { ::operator delete(p, std::align_val_t(64)); }
+};
+
+// Per-thread packing buffer, grown as needed and reused across calls.
+float* scratch(size_t floats) {
+  thread_local std::unique_ptr<float, AlignedFree> buf;
+  thread_local size_t size = 0;
+  if (size < floats) {
+    buf.reset(static_cast<float*>(::operator new(floats * sizeof(float), std::align_val_t(64))));
+    size = floats;
+  }
+  return buf.get();
+}
+
+// Packs rows [0, rows) x columns [0, kc) of A (at `a`) into panels of mr rows: panel p holds, for
+// each l, rows p*mr .. p*mr+mr-1 of column l, zero-padded past `rows`.
+void pack_a(const float* a, int64_t rs, int64_t cs, int64_t rows, int64_t kc, int mr, float* out) {
+  for (int64_t p0 = 0; p0 < rows; p0 += mr, out += kc * mr) {
+    const int h = static_cast<int>(std::min<int64_t>(mr, rows - p0));
+    const float* src = a + p0 * rs;
+    if (cs == 1) {
+      for (int i = 0; i < h; ++i) {
+        const float* row = src + i * rs;
+        for (int64_t l = 0; l < kc; ++l) out[l * mr + i] = row[l];
+      }
+    } else {
+      for (int64_t l = 0; l < kc; ++l) {
+        const float* col = src + l * cs;
+        for (int i = 0; i < h; ++i) out[l * mr + i] = col[i * rs];
+      }
+    }
+    if (h < mr) {
+      for (int64_t l = 0; l < kc; ++l) std::fill(out + l * mr + h, out + l * mr + mr, 0.0f);
+    }
+  }
+}
+
+// Packs rows [0, kc) x columns [0, cols) of B into panels of nr columns: panel p holds, for each l,
+// columns p*nr .. p*nr+nr-1 of row l, zero-padded past `cols`.
+void pack_b(const float* b, int64_t rs, int64_t cs, int64_t kc, int64_t cols, int nr, float* out) {
+  for (int64_t p0 = 0; p0 < cols; p0 += nr, out += kc * nr) {
+    const int w = static_cast<int>(std::min<int64_t>(nr, cols - p0));
+    const float* src = b + p0 * cs;
+    if (cs == 1) {
+      for (int64_t l = 0; l < kc; ++l) {
+        std::memcpy(out + l * nr, src + l * rs, static_cast<size_t>(w) * sizeof(float));
+      }
+    } else {
+      for (int j = 0; j < w; ++j) {
+        const float* col = src + j * cs;
+        for (int64_t l = 0; l < kc; ++l) out[l * nr + j] = col[l * rs];
+      }
+    }
+    if (w < nr) {
+      for (int64_t l = 0; l < kc; ++l) std::fill(out + l * nr + w, out + l * nr + nr, 0.0f);
+    }
+  }
+}
+
+struct Problem {
+  int64_t m, n, k;
+  GemmOperand a, b;
+  float* c;
+  int64_t c_bs, c_rs, c_cs;
+};
+
+// C block rows [i0, i0+mc) x columns [j0, j0+nc) of batch element p.
+void gemm_block(const MicroKernel& uk, const Problem& pr, int64_t p, int64_t i0, int64_t mc,
+                int64_t j0, int64_t nc) {
+  const int mr = uk.mr, nr = uk.nr;
+  const int64_t mc_pad = (mc + mr - 1) / mr * mr, nc_pad = (nc + nr - 1) / nr * nr;
+  const int64_t kc_max = std::min(uk.kc, pr.k);
+  float* pb = scratch(static_cast<size_t>(kc_max * (mc_pad + nc_pad)));
+  float* pa = pb + kc_max * nc_pad;
+  alignas(64) float tile[kMaxTile];
+  const float* a = pr.a.data + p * pr.a.bs + i0 * pr.a.rs;
+  const float* b = pr.b.data + p * pr.b.bs + j0 * pr.b.cs;
+  float* c = pr.c + p * pr.c_bs + i0 * pr.c_rs + j0 * pr.c_cs;
+  for (int64_t l0 = 0; l0 < pr.k; l0 += uk.kc) {
+    const int64_t kc = std::min(uk.kc, pr.k - l0);
+    const bool accumulate = l0 > 0;
+    pack_b(b + l0 * pr.b.rs, pr.b.rs, pr.b.cs, kc, nc, nr, pb);
+    pack_a(a + l0 * pr.a.cs, pr.a.rs, pr.a.cs, mc, kc, mr, pa);
+    for (int64_t jr = 0; jr < nc; jr += nr) {
+      const int w = static_cast<int>(std::min<int64_t>(nr, nc - jr));
+      const float* pbj = pb + jr * kc;
+      for (int64_t ir = 0; ir < mc; ir += mr) {
+        const int h = static_cast<int>(std::min<int64_t>(mr, mc - ir));
+        const float* pai = pa + ir * kc;
+        float* ct = c + ir * pr.c_rs + jr * pr.c_cs;
+        if (h == mr && w == nr && pr.c_cs == 1) {
+          uk.fn(kc, pai, pbj, ct, pr.c_rs, accumulate);
+          continue;
+        }
+        // Edge or column-strided tile: compute into a local tile, then merge.
+        uk.fn(kc, pai, pbj, tile, nr, false);
+        for (int i = 0; i < h; ++i) {
+          float* row = ct + i * pr.c_rs;
+          for (int j = 0; j < w; ++j) {
+            row[j * pr.c_cs] = accumulate ? row[j * pr.c_cs] + tile[i * nr + j] : tile[i * nr + j];
+          }
+        }
+      }
+    }
+  }
+}
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+bool gemm_isa_supported(GemmIsa isa) {
+  switch (isa) {
+    case GemmIsa::scalar: return true;
+#if defined(__x86_64__)
+    case GemmIsa::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case GemmIsa::avx512: return __builtin_cpu_supports("avx512f");
+#else
+    default: return false;
+#endif
+  }
+  return false;
+}
+
+GemmIsa gemm_isa() { return current_isa(); }
+
+const char* gemm_isa_name(GemmIsa isa) {
+  switch (isa) {
+    case GemmIsa::scalar: return "scalar";
+    case GemmIsa::avx2: return "avx2";
+    case GemmIsa::avx512: return "avx512";
+  }
+  return "?";
+}
+
+void set_gemm_isa(GemmIsa isa) {
+  if (!gemm_isa_supported(isa)) {
+    throw std::invalid_argument(std::string("set_gemm_isa: this CPU does not support ") +
+                                gemm_isa_name(isa));
+  }
+  g_isa.store(static_cast<int>(isa), std::memory_order_release);
+}
+
+void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOperand b, float* c,
+           int64_t c_bs, int64_t c_rs, int64_t c_cs) {
+  if (batch <= 0 || m <= 0 || n <= 0) return;
+  if (k == 0) {
+    // A and B may be empty buffers, so only C is addressed.
+    for (int64_t p = 0; p < batch; ++p)
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) c[p * c_bs + i * c_rs + j * c_cs] = 0.0f;
+    return;
+  }
+  const MicroKernel uk = kernel_of(current_isa());
+  const Problem pr{m, n, k, a, b, c, c_bs, c_rs, c_cs};
+
+  // Blocks of at most mc x nc; with several threads, split further (largest side first) until
+  // there are a few tasks per thread for the pool to balance. Block sizes only choose who computes
+  // a tile, never the order of its sums, so results do not depend on the thread count.
+  const int threads = num_threads();
+  int64_t msplit = ceil_div(m, uk.mc), nsplit = ceil_div(n, uk.nc);
+  while (threads > 1 && batch * msplit * nsplit < 4 * threads) {
+    const int64_t mc = ceil_div(m, msplit), nc = ceil_div(n, nsplit);
+    if (mc > uk.mr && mc * uk.nr >= nc * uk.mr) ++msplit;
+    else if (nc > uk.nr) ++nsplit;
+    else break;
+  }
+  const int64_t mc = ceil_div(ceil_div(m, msplit), uk.mr) * uk.mr;
+  const int64_t nc = ceil_div(ceil_div(n, nsplit), uk.nr) * uk.nr;
+  const int64_t mblocks = ceil_div(m, mc), nblocks = ceil_div(n, nc);
+  const int64_t tasks = batch * mblocks * nblocks;
+  parallel_for(tasks, 2 * batch * m * n * k, [&](int64_t t) {
+    const int64_t p = t / (mblocks * nblocks);
+    const int64_t ib = t / nblocks % mblocks, jb = t % nblocks;
+    const int64_t i0 = ib * mc, j0 = jb * nc;
+    gemm_block(uk, pr, p, i0, std::min(mc, m - i0), j0, std::min(nc, n - j0));
+  });
+}
+
+}  // namespace metalgrad::cpu
