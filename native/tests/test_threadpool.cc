@@ -1,10 +1,11 @@
 // The thread pool: every task runs exactly once, small work stays on the caller, nested calls and
-// exceptions are safe, and the thread count is validated.
+// exceptions are safe, the thread count is validated; threaded elementwise steps match 1 thread.
 #include <atomic>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
+#include "builder.h"
 #include "harness.h"
 #include "threadpool.h"
 
@@ -90,4 +91,31 @@ TEST(pool_callers_on_several_threads) {
   }
   for (std::thread& t : callers) t.join();
   CHECK_EQ(total.load(), int64_t(3 * 200 * 7));
+}
+
+TEST(elementwise_results_do_not_depend_on_thread_count) {
+  using namespace testing;
+  RestoreThreads restore;
+  // out[i, j] = a[i, j] * b[j] + 0.25 over [300, 700] with a transposed and b broadcast: 210000
+  // elements, so chunk boundaries fall inside rows.
+  const int32_t rows = 300, cols = 700;
+  std::vector<float> a(size_t(rows) * cols), b(cols);
+  for (size_t i = 0; i < a.size(); ++i) a[i] = float(i % 97) * 0.5f - 20.0f;
+  for (int32_t j = 0; j < cols; ++j) b[j] = float(j % 13) - 6.0f;
+  Elementwise ew{{rows, cols},
+                 {{0, 0, 0, {1, rows}}, {0, 1, 0, {0, 1}}},
+                 {{0, 2, 0, {cols, 1}, 4}},
+                 5,
+                 {{ScalarOp::mul, 0, 2, 0, 1}, {ScalarOp::const_, 0, 3, 0}, {ScalarOp::add, 0, 4, 2, 3}}};
+  std::vector<std::vector<float>> results;
+  for (int threads : {1, 2, 3}) {
+    set_num_threads(threads);
+    std::vector<float> out(a.size(), -1.0f);
+    run(Program().step(1, ew.payload()), {desc(a), desc(b), desc(out)}, {0.25});
+    results.push_back(out);
+  }
+  for (int32_t i = 0; i < rows; ++i)
+    for (int32_t j = 0; j < cols; ++j) CHECK_EQ(results[0][i * cols + j], a[j * rows + i] * b[j] + 0.25f);
+  CHECK(results[1] == results[0]);
+  CHECK(results[2] == results[0]);
 }
