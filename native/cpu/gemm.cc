@@ -40,6 +40,8 @@ void kernel_scalar(int64_t k, const float* pa, const float* pb, float* c, int64_
 }
 
 constexpr int kMaxTile = 32 * 16;  // largest mr * nr of any micro-kernel
+// Columns of B one task packs when threads pack B together (a multiple of every nr).
+constexpr int64_t kPackColumns = 256;
 
 MicroKernel kernel_of(GemmIsa isa) {
 #if defined(__x86_64__)
@@ -47,7 +49,7 @@ MicroKernel kernel_of(GemmIsa isa) {
   if (isa == GemmIsa::avx2) return avx2_micro_kernel();
 #endif
   (void)isa;
-  return {kernel_scalar, kMrScalar, kNrScalar, 256, 64, 1024};
+  return {kernel_scalar, kMrScalar, kNrScalar, 256, 1024};
 }
 
 GemmIsa best_isa() {
@@ -87,37 +89,34 @@ struct AlignedFree {
   void operator()(float* p) const { ::operator delete(p, std::align_val_t(64)); }
 };
 
-// Per-thread packing buffer, grown as needed and reused across calls.
-float* scratch(size_t floats) {
-  thread_local std::unique_ptr<float, AlignedFree> buf;
-  thread_local size_t size = 0;
-  if (size < floats) {
-    buf.reset(static_cast<float*>(::operator new(floats * sizeof(float), std::align_val_t(64))));
-    size = floats;
+// Per-thread packing buffers, grown as needed and reused across calls: slot 0 for a task's own
+// panels, slot 1 for the B matrix a caller packs for all its threads.
+float* scratch(int slot, size_t floats) {
+  thread_local std::unique_ptr<float, AlignedFree> bufs[2];
+  thread_local size_t sizes[2] = {0, 0};
+  if (sizes[slot] < floats) {
+    bufs[slot].reset(static_cast<float*>(::operator new(floats * sizeof(float), std::align_val_t(64))));
+    sizes[slot] = floats;
   }
-  return buf.get();
+  return bufs[slot].get();
 }
 
-// Packs rows [0, rows) x columns [0, kc) of A (at `a`) into panels of mr rows: panel p holds, for
-// each l, rows p*mr .. p*mr+mr-1 of column l, zero-padded past `rows`.
-void pack_a(const float* a, int64_t rs, int64_t cs, int64_t rows, int64_t kc, int mr, float* out) {
-  for (int64_t p0 = 0; p0 < rows; p0 += mr, out += kc * mr) {
-    const int h = static_cast<int>(std::min<int64_t>(mr, rows - p0));
-    const float* src = a + p0 * rs;
-    if (cs == 1) {
-      for (int i = 0; i < h; ++i) {
-        const float* row = src + i * rs;
-        for (int64_t l = 0; l < kc; ++l) out[l * mr + i] = row[l];
-      }
-    } else {
-      for (int64_t l = 0; l < kc; ++l) {
-        const float* col = src + l * cs;
-        for (int i = 0; i < h; ++i) out[l * mr + i] = col[i * rs];
-      }
+// Packs rows [0, h) x columns [0, kc) of A (at `a`, h <= mr) into one panel: for each l, the h
+// rows of column l, zero-padded to mr.
+void pack_a(const float* a, int64_t rs, int64_t cs, int h, int64_t kc, int mr, float* out) {
+  if (cs == 1) {
+    for (int i = 0; i < h; ++i) {
+      const float* row = a + i * rs;
+      for (int64_t l = 0; l < kc; ++l) out[l * mr + i] = row[l];
     }
-    if (h < mr) {
-      for (int64_t l = 0; l < kc; ++l) std::fill(out + l * mr + h, out + l * mr + mr, 0.0f);
+  } else {
+    for (int64_t l = 0; l < kc; ++l) {
+      const float* col = a + l * cs;
+      for (int i = 0; i < h; ++i) out[l * mr + i] = col[i * rs];
     }
+  }
+  if (h < mr) {
+    for (int64_t l = 0; l < kc; ++l) std::fill(out + l * mr + h, out + l * mr + mr, 0.0f);
   }
 }
 
@@ -150,14 +149,16 @@ struct Problem {
   int64_t c_bs, c_rs, c_cs;
 };
 
-// C block rows [i0, i0+mc) x columns [j0, j0+nc) of batch element p.
-void gemm_block(const MicroKernel& uk, const Problem& pr, int64_t p, int64_t i0, int64_t mc,
-                int64_t j0, int64_t nc) {
+// C block rows [i0, i0+rows) x columns [j0, j0+cols) of batch element p. Per kc-deep pass, the
+// B block (kc x cols) is packed once (or taken from `packed_b`, all of B packed by pack_all_b) and
+// each A panel (mr x kc) is packed right before it sweeps the B block, so it stays in L1.
+void gemm_block(const MicroKernel& uk, const Problem& pr, int64_t p, int64_t i0, int64_t rows,
+                int64_t j0, int64_t cols, const float* packed_b) {
   const int mr = uk.mr, nr = uk.nr;
-  const int64_t mc_pad = (mc + mr - 1) / mr * mr, nc_pad = (nc + nr - 1) / nr * nr;
+  const int64_t cols_pad = (cols + nr - 1) / nr * nr;
   const int64_t kc_max = std::min(uk.kc, pr.k);
-  float* pb = scratch(static_cast<size_t>(kc_max * (mc_pad + nc_pad)));
-  float* pa = pb + kc_max * nc_pad;
+  float* pa = scratch(0, static_cast<size_t>(kc_max * (mr + (packed_b ? 0 : cols_pad))));
+  float* own_b = pa + kc_max * mr;
   alignas(64) float tile[kMaxTile];
   const float* a = pr.a.data + p * pr.a.bs + i0 * pr.a.rs;
   const float* b = pr.b.data + p * pr.b.bs + j0 * pr.b.cs;
@@ -165,21 +166,22 @@ void gemm_block(const MicroKernel& uk, const Problem& pr, int64_t p, int64_t i0,
   for (int64_t l0 = 0; l0 < pr.k; l0 += uk.kc) {
     const int64_t kc = std::min(uk.kc, pr.k - l0);
     const bool accumulate = l0 > 0;
-    pack_b(b + l0 * pr.b.rs, pr.b.rs, pr.b.cs, kc, nc, nr, pb);
-    pack_a(a + l0 * pr.a.cs, pr.a.rs, pr.a.cs, mc, kc, mr, pa);
-    for (int64_t jr = 0; jr < nc; jr += nr) {
-      const int w = static_cast<int>(std::min<int64_t>(nr, nc - jr));
-      const float* pbj = pb + jr * kc;
-      for (int64_t ir = 0; ir < mc; ir += mr) {
-        const int h = static_cast<int>(std::min<int64_t>(mr, mc - ir));
-        const float* pai = pa + ir * kc;
+    const float* pb = own_b;
+    if (packed_b) pb = packed_b + l0 * ((pr.n + nr - 1) / nr * nr) + j0 * kc;
+    else pack_b(b + l0 * pr.b.rs, pr.b.rs, pr.b.cs, kc, cols, nr, own_b);
+    for (int64_t ir = 0; ir < rows; ir += mr) {
+      const int h = static_cast<int>(std::min<int64_t>(mr, rows - ir));
+      pack_a(a + ir * pr.a.rs + l0 * pr.a.cs, pr.a.rs, pr.a.cs, h, kc, mr, pa);
+      for (int64_t jr = 0; jr < cols; jr += nr) {
+        const int w = static_cast<int>(std::min<int64_t>(nr, cols - jr));
+        const float* pbj = pb + jr * kc;
         float* ct = c + ir * pr.c_rs + jr * pr.c_cs;
         if (h == mr && w == nr && pr.c_cs == 1) {
-          uk.fn(kc, pai, pbj, ct, pr.c_rs, accumulate);
+          uk.fn(kc, pa, pbj, ct, pr.c_rs, accumulate);
           continue;
         }
         // Edge or column-strided tile: compute into a local tile, then merge.
-        uk.fn(kc, pai, pbj, tile, nr, false);
+        uk.fn(kc, pa, pbj, tile, nr, false);
         for (int i = 0; i < h; ++i) {
           float* row = ct + i * pr.c_rs;
           for (int j = 0; j < w; ++j) {
@@ -239,28 +241,44 @@ void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOp
   }
   const MicroKernel uk = kernel_of(current_isa());
   const Problem pr{m, n, k, a, b, c, c_bs, c_rs, c_cs};
-
-  // Blocks of at most mc x nc; with several threads, split further (largest side first) until
-  // there are a few tasks per thread for the pool to balance. Block sizes only choose who computes
-  // a tile, never the order of its sums, so results do not depend on the thread count.
   const int threads = num_threads();
-  int64_t msplit = ceil_div(m, uk.mc), nsplit = ceil_div(n, uk.nc);
-  while (threads > 1 && batch * msplit * nsplit < 4 * threads) {
-    const int64_t mc = ceil_div(m, msplit), nc = ceil_div(n, nsplit);
-    if (mc > uk.mr && mc * uk.nr >= nc * uk.mr) ++msplit;
-    else if (nc > uk.nr) ++nsplit;
-    else break;
+  const int64_t flops = 2 * batch * m * n * k;
+  const int64_t nblocks = ceil_div(n, uk.nc);
+  if (threads == 1 || flops < kMinParallelCost || batch * nblocks >= 2 * threads) {
+    // Tasks of whole column blocks, each packing its own B block: B is packed once in all.
+    parallel_for(batch * nblocks, flops, [&](int64_t t) {
+      const int64_t j0 = t % nblocks * uk.nc;
+      gemm_block(uk, pr, t / nblocks, 0, m, j0, std::min(uk.nc, n - j0), nullptr);
+    });
+    return;
   }
-  const int64_t mc = ceil_div(ceil_div(m, msplit), uk.mr) * uk.mr;
+  // Few batch elements for the threads: per element, the threads first pack all of B together,
+  // then share its rows (and columns if rows are few). Blocks only choose who computes a tile,
+  // never the order of its sums, so results do not depend on the thread count.
+  const int64_t target = 4 * threads;
+  const int64_t panels = ceil_div(m, uk.mr);
+  int64_t nsplit = nblocks;
+  while (panels * nsplit < target && ceil_div(n, nsplit) > uk.nr) ++nsplit;
+  const int64_t mc = std::max<int64_t>(1, panels * nsplit / target) * uk.mr;
   const int64_t nc = ceil_div(ceil_div(n, nsplit), uk.nr) * uk.nr;
-  const int64_t mblocks = ceil_div(m, mc), nblocks = ceil_div(n, nc);
-  const int64_t tasks = batch * mblocks * nblocks;
-  parallel_for(tasks, 2 * batch * m * n * k, [&](int64_t t) {
-    const int64_t p = t / (mblocks * nblocks);
-    const int64_t ib = t / nblocks % mblocks, jb = t % nblocks;
-    const int64_t i0 = ib * mc, j0 = jb * nc;
-    gemm_block(uk, pr, p, i0, std::min(mc, m - i0), j0, std::min(nc, n - j0));
-  });
+  const int64_t mblocks = ceil_div(m, mc);
+  nsplit = ceil_div(n, nc);
+  const int64_t n_pad = ceil_div(n, uk.nr) * uk.nr;
+  float* packed = scratch(1, static_cast<size_t>(k * n_pad));
+  const int64_t passes = ceil_div(k, uk.kc);
+  const int64_t groups = ceil_div(n_pad, kPackColumns);
+  for (int64_t p = 0; p < batch; ++p) {
+    parallel_for(passes * groups, k * n * 4, [&](int64_t t) {
+      const int64_t l0 = t / groups * uk.kc, j0 = t % groups * kPackColumns;
+      const int64_t kc = std::min(uk.kc, k - l0);
+      pack_b(b.data + p * b.bs + l0 * b.rs + j0 * b.cs, b.rs, b.cs, kc,
+             std::min(kPackColumns, n - j0), uk.nr, packed + l0 * n_pad + j0 * kc);
+    });
+    parallel_for(mblocks * nsplit, flops / batch, [&](int64_t t) {
+      const int64_t i0 = t / nsplit * mc, j0 = t % nsplit * nc;
+      gemm_block(uk, pr, p, i0, std::min(mc, m - i0), j0, std::min(nc, n - j0), packed);
+    });
+  }
 }
 
 }  // namespace metalgrad::cpu

@@ -9,12 +9,12 @@ namespace metalgrad::cpu {
 using MicroKernelFn = void (*)(int64_t k, const float* pa, const float* pb, float* c, int64_t c_rs,
                                bool accumulate);
 
-// A micro-kernel with the blocking that suits it: kc steps of k per pass, A blocks of mc rows
-// (kept in L2) and B blocks of nc columns.
+// A micro-kernel with the blocking that suits it: kc steps of k per pass, and packed B blocks of
+// kc x nc (sized for L2) that mr x kc A panels (sized for L1) sweep.
 struct MicroKernel {
   MicroKernelFn fn;
   int mr, nr;
-  int64_t kc, mc, nc;
+  int64_t kc, nc;
 };
 
 MicroKernel scalar_micro_kernel();

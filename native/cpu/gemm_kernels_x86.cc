@@ -17,7 +17,13 @@ __attribute__((target("avx512f"))) void kernel_avx512(int64_t k, const float* pa
                                                       float* c, int64_t c_rs, bool accumulate) {
   __m512 acc0[kMr512], acc1[kMr512];
 #pragma GCC unroll 14
-  for (int i = 0; i < kMr512; ++i) acc0[i] = acc1[i] = _mm512_setzero_ps();
+  for (int i = 0; i < kMr512; ++i) {
+    acc0[i] = acc1[i] = _mm512_setzero_ps();
+    // The C tile is touched only at the end; start fetching its lines now.
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * c_rs), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * c_rs + 16), _MM_HINT_T0);
+  }
+#pragma GCC unroll 4
   for (int64_t l = 0; l < k; ++l) {
     const __m512 b0 = _mm512_loadu_ps(pb);
     const __m512 b1 = _mm512_loadu_ps(pb + 16);
@@ -50,7 +56,12 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int64_t k, const float* pa,
                                                      float* c, int64_t c_rs, bool accumulate) {
   __m256 acc0[kMr256], acc1[kMr256];
 #pragma GCC unroll 6
-  for (int i = 0; i < kMr256; ++i) acc0[i] = acc1[i] = _mm256_setzero_ps();
+  for (int i = 0; i < kMr256; ++i) {
+    acc0[i] = acc1[i] = _mm256_setzero_ps();
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * c_rs), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(c + i * c_rs + 8), _MM_HINT_T0);
+  }
+#pragma GCC unroll 4
   for (int64_t l = 0; l < k; ++l) {
     const __m256 b0 = _mm256_loadu_ps(pb);
     const __m256 b1 = _mm256_loadu_ps(pb + 8);
@@ -77,10 +88,10 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int64_t k, const float* pa,
 
 }  // namespace
 
-// Blocking: a kc x nr B panel (kc*nr*4 bytes) stays in L1 while the mc x kc A block streams
-// from L2; B blocks of kc x nc live in L2/L3.
-MicroKernel avx512_micro_kernel() { return {kernel_avx512, kMr512, kNr512, 256, 224, 1024}; }
-MicroKernel avx2_micro_kernel() { return {kernel_avx2, kMr256, kNr256, 256, 144, 1024}; }
+// Blocking: the kc x mr A panel (14 KiB) stays in L1 while it sweeps a kc x nc B block (up to
+// 2 MiB, in L2/L3: it supplies only nr floats per mr*nr FMAs). Wide blocks pack A fewer times.
+MicroKernel avx512_micro_kernel() { return {kernel_avx512, kMr512, kNr512, 256, 2048}; }
+MicroKernel avx2_micro_kernel() { return {kernel_avx2, kMr256, kNr256, 256, 2048}; }
 
 }  // namespace metalgrad::cpu
 #endif
