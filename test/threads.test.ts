@@ -1,8 +1,11 @@
 /**
- * @file Threads of the native CPU path: setNumThreads validation, and jitted matmuls (plain,
- * transposed, batched), elementwise chains and reductions giving identical results at 1 and 2 threads.
+ * @file Threads of the native CPU path: setNumThreads validation, the METALGRAD_NUM_THREADS
+ * contract, clean process exit with live workers, and jitted matmuls (plain, transposed, batched),
+ * elementwise chains and reductions giving identical results at 1 and 2 threads.
  */
 
+import { spawnSync } from 'child_process';
+import * as path from 'path';
 import { grad, jit, numThreads, numpy as np, setNumThreads } from 'metalgrad';
 
 /** Deterministic float32 values in [-1, 1) of the given shape. */
@@ -71,5 +74,37 @@ describe('results agree at 1 and 2 threads', () => {
     const two = atThreads(2, run);
     expect(two.length).toBe(one.length);
     expect(Buffer.from(two.buffer).equals(Buffer.from(one.buffer))).toBe(true);
+  });
+});
+
+describe('METALGRAD_NUM_THREADS and process exit', () => {
+  const addon = path.join(__dirname, '..', 'build', 'Release', 'metalgrad.node');
+  // A child process that loads the addon, runs a 200 x 200 x 200 matmul (big enough to wake the
+  // workers) and prints the thread count; `exit` ends it with process.exit while workers are idle.
+  const child = (env: string | undefined, exit = false) => spawnSync(process.execPath, ['-e', `
+    const addon = require(${JSON.stringify(addon)});
+    const n = 200, code = new Int32Array([0x4D47, 1, 1, 4, 20, 0, 1, n, n, n,
+      0, 0, 0, n, 1,  1, 0, 0, n, 1,  2, 0, 0, n, 1]);
+    const a = new Float32Array(n * n).fill(1), c = new Float32Array(n * n);
+    addon.run(code, new Float64Array(0), [a, a, c]);
+    if (c[0] !== n) throw new Error('matmul gave ' + c[0]);
+    console.log(addon.numThreads());
+    ${exit ? 'process.exit(0);' : ''}
+  `], { env: { ...process.env, METALGRAD_NUM_THREADS: env }, encoding: 'utf8', timeout: 30000 });
+
+  test('sets the starting thread count; the process exits cleanly with workers started', () => {
+    for (const [env, exit] of [['1', false], ['2', false], ['3', true]] as const) {
+      const r = child(env, exit);
+      expect(r.stderr).toBe('');
+      expect(r.signal).toBeNull();
+      expect(r.status).toBe(0);
+      expect(r.stdout.trim()).toBe(env);
+    }
+  });
+
+  test('an invalid value is a clear error, not a crash', () => {
+    const r = child('two');
+    expect(r.signal).toBeNull();
+    expect(r.stderr).toContain("METALGRAD_NUM_THREADS must be an integer from 1 to 1024, received 'two'");
   });
 });
