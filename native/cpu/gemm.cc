@@ -240,6 +240,15 @@ void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOp
     return;
   }
   const MicroKernel uk = kernel_of(current_isa());
+  // A narrow C (few columns, many rows) wastes most of each nr-wide tile; computing
+  // C^T = B^T A^T instead pads far less (its columns become the micro-kernel's rows).
+  const auto padded = [](int64_t rows, int64_t cols, const MicroKernel& k) {
+    return ceil_div(rows, k.mr) * k.mr * ceil_div(cols, k.nr) * k.nr;
+  };
+  if (n < uk.nr && 5 * padded(n, m, uk) < 4 * padded(m, n, uk)) {
+    return sgemm(batch, n, m, k, {b.data, b.bs, b.cs, b.rs}, {a.data, a.bs, a.cs, a.rs}, c, c_bs,
+                 c_cs, c_rs);
+  }
   const Problem pr{m, n, k, a, b, c, c_bs, c_rs, c_cs};
   const int threads = num_threads();
   const int64_t flops = 2 * batch * m * n * k;

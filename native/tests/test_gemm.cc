@@ -102,6 +102,8 @@ TEST(gemm_transposed_operands_and_batches) {
     for (int layout = 0; layout < 8; ++layout) {
       check_case({3, 19, 37, 23, bool(layout & 1), bool(layout & 2), bool(layout & 4)});
       check_case({1, 33, 18, 270, bool(layout & 1), bool(layout & 2), bool(layout & 4)});
+      // Narrow C, computed as C^T = B^T A^T.
+      check_case({2, 100, 10, 30, bool(layout & 1), bool(layout & 2), bool(layout & 4)});
     }
   }
 }
