@@ -1,6 +1,7 @@
-// Driver of the packed GEMM: splits C into tasks (batch x row blocks x column blocks) for the
-// thread pool; each task walks k in kc-deep passes, packs its B block and A block into contiguous
-// panels (reading any strides), and runs the micro-kernel over every mr x nr tile.
+// Driver of the packed GEMM: splits C into tasks (batch elements, column blocks, and row blocks
+// when threads would otherwise idle) for the thread pool. Each task walks k in kc-deep passes over
+// packed B blocks (its own, or one B all threads packed together) and packs each mr-row A panel
+// just before use; the packing reads any strides, so transposed operands cost nothing extra.
 #include "gemm.h"
 
 #include <algorithm>
@@ -18,9 +19,10 @@
 namespace metalgrad::cpu {
 namespace {
 
-// Portable micro-kernel: plain loops over a 4 x 16 tile that the compiler keeps in vector registers.
+// Portable micro-kernel: plain loops over a 4 x 8 tile that the compiler keeps in vector registers
+// (eight accumulators leave room for the operands even in the 16 registers of baseline x86-64).
 constexpr int kMrScalar = 4;
-constexpr int kNrScalar = 16;
+constexpr int kNrScalar = 8;
 
 void kernel_scalar(int64_t k, const float* pa, const float* pb, float* c, int64_t c_rs,
                    bool accumulate) {
@@ -251,7 +253,8 @@ void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOp
   }
   const Problem pr{m, n, k, a, b, c, c_bs, c_rs, c_cs};
   const int threads = num_threads();
-  const int64_t flops = 2 * batch * m * n * k;
+  // Saturates instead of overflowing (only the pool's threshold reads it).
+  const int64_t flops = static_cast<int64_t>(std::min(9e18, 2.0 * batch * m * n * k));
   const int64_t nblocks = ceil_div(n, uk.nc);
   if (threads == 1 || flops < kMinParallelCost || batch * nblocks >= 2 * threads) {
     // Tasks of whole column blocks, each packing its own B block: B is packed once in all.
@@ -277,7 +280,7 @@ void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOp
   const int64_t passes = ceil_div(k, uk.kc);
   const int64_t groups = ceil_div(n_pad, kPackColumns);
   for (int64_t p = 0; p < batch; ++p) {
-    parallel_for(passes * groups, k * n * 4, [&](int64_t t) {
+    parallel_for(passes * groups, std::min(flops, k * n * 4), [&](int64_t t) {
       const int64_t l0 = t / groups * uk.kc, j0 = t % groups * kPackColumns;
       const int64_t kc = std::min(uk.kc, k - l0);
       pack_b(b.data + p * b.bs + l0 * b.rs + j0 * b.cs, b.rs, b.cs, kc,
