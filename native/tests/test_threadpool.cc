@@ -1,6 +1,9 @@
 // The thread pool: every task runs exactly once, small work stays on the caller, nested calls and
 // exceptions are safe, the thread count is validated; threaded elementwise steps match 1 thread.
 #include <atomic>
+#include <chrono>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <thread>
 #include <vector>
@@ -42,6 +45,20 @@ TEST(pool_keeps_small_work_on_the_caller) {
     if (std::this_thread::get_id() != caller) elsewhere.fetch_add(1);
   });
   CHECK_EQ(elsewhere.load(), 0);
+}
+
+TEST(pool_workers_share_the_work) {
+  RestoreThreads restore;
+  set_num_threads(3);
+  // Tasks that sleep leave time for every worker to wake and take some.
+  std::mutex mu;
+  std::set<std::thread::id> ran_on;
+  parallel_for(24, kMinParallelCost, [&](int64_t) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::lock_guard<std::mutex> lock(mu);
+    ran_on.insert(std::this_thread::get_id());
+  });
+  CHECK_EQ(ran_on.size(), size_t(3));
 }
 
 TEST(pool_nested_calls_and_many_jobs) {
