@@ -1,7 +1,8 @@
 /**
  * @file Threads of the native CPU path: setNumThreads validation, the METALGRAD_NUM_THREADS
- * contract, clean process exit with live workers, and jitted matmuls (plain, transposed, batched),
- * elementwise chains and reductions giving identical results at 1 and 2 threads.
+ * and METALGRAD_ISA contracts, clean process exit with live workers, and jitted matmuls (plain,
+ * transposed, batched), elementwise chains and reductions giving identical results at 1 and 2
+ * threads.
  */
 
 import { spawnSync } from 'child_process';
@@ -81,7 +82,7 @@ describe('METALGRAD_NUM_THREADS and process exit', () => {
   const addon = path.join(__dirname, '..', 'build', 'Release', 'metalgrad.node');
   // A child process that loads the addon, runs a 200 x 200 x 200 matmul (big enough to wake the
   // workers) and prints the thread count; `exit` ends it with process.exit while workers are idle.
-  const child = (env: string | undefined, exit = false) => spawnSync(process.execPath, ['-e', `
+  const child = (env: string | undefined, exit = false, isa?: string) => spawnSync(process.execPath, ['-e', `
     const addon = require(${JSON.stringify(addon)});
     const n = 200, code = new Int32Array([0x4D47, 1, 1, 4, 20, 0, 1, n, n, n,
       0, 0, 0, n, 1,  1, 0, 0, n, 1,  2, 0, 0, n, 1]);
@@ -90,7 +91,7 @@ describe('METALGRAD_NUM_THREADS and process exit', () => {
     if (c[0] !== n) throw new Error('matmul gave ' + c[0]);
     console.log(addon.numThreads());
     ${exit ? 'process.exit(0);' : ''}
-  `], { env: { ...process.env, METALGRAD_NUM_THREADS: env }, encoding: 'utf8', timeout: 30000 });
+  `], { env: { ...process.env, METALGRAD_NUM_THREADS: env, METALGRAD_ISA: isa }, encoding: 'utf8', timeout: 30000 });
 
   test('sets the starting thread count; the process exits cleanly with workers started', () => {
     for (const [env, exit] of [['1', false], ['2', false], ['3', true]] as const) {
@@ -106,5 +107,14 @@ describe('METALGRAD_NUM_THREADS and process exit', () => {
     const r = child('two');
     expect(r.signal).toBeNull();
     expect(r.stderr).toContain("METALGRAD_NUM_THREADS must be an integer from 1 to 1024, received 'two'");
+  });
+
+  test('METALGRAD_ISA picks the GEMM micro-kernel; an unknown one is a clear error', () => {
+    const ok = child('2', false, 'scalar');
+    expect(ok.stderr).toBe('');
+    expect(ok.status).toBe(0);
+    const bad = child('2', false, 'sse9');
+    expect(bad.signal).toBeNull();
+    expect(bad.stderr).toContain("METALGRAD_ISA must be scalar, avx2 or avx512, received 'sse9'");
   });
 });
