@@ -253,12 +253,13 @@ void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOp
   }
   const Problem pr{m, n, k, a, b, c, c_bs, c_rs, c_cs};
   const int threads = num_threads();
-  // Saturates instead of overflowing (only the pool's threshold reads it).
-  const int64_t flops = static_cast<int64_t>(std::min(9e18, 2.0 * batch * m * n * k));
+  // In the pool's cost units (one simple operation on one element): the micro-kernel does about
+  // 16 flops in that time. Saturates instead of overflowing.
+  const int64_t cost = static_cast<int64_t>(std::min(9e18, 2.0 * batch * m * n * k / 16));
   const int64_t nblocks = ceil_div(n, uk.nc);
-  if (threads == 1 || flops < kMinParallelCost || batch * nblocks >= 2 * threads) {
+  if (threads == 1 || cost < kMinParallelCost || batch * nblocks >= 2 * threads) {
     // Tasks of whole column blocks, each packing its own B block: B is packed once in all.
-    parallel_for(batch * nblocks, flops, [&](int64_t t) {
+    parallel_for(batch * nblocks, cost, [&](int64_t t) {
       const int64_t j0 = t % nblocks * uk.nc;
       gemm_block(uk, pr, t / nblocks, 0, m, j0, std::min(uk.nc, n - j0), nullptr);
     });
@@ -280,13 +281,13 @@ void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOp
   const int64_t passes = ceil_div(k, uk.kc);
   const int64_t groups = ceil_div(n_pad, kPackColumns);
   for (int64_t p = 0; p < batch; ++p) {
-    parallel_for(passes * groups, std::min(flops, k * n * 4), [&](int64_t t) {
+    parallel_for(passes * groups, std::min(cost, k * n), [&](int64_t t) {
       const int64_t l0 = t / groups * uk.kc, j0 = t % groups * kPackColumns;
       const int64_t kc = std::min(uk.kc, k - l0);
       pack_b(b.data + p * b.bs + l0 * b.rs + j0 * b.cs, b.rs, b.cs, kc,
              std::min(kPackColumns, n - j0), uk.nr, packed + l0 * n_pad + j0 * kc);
     });
-    parallel_for(mblocks * nsplit, flops / batch, [&](int64_t t) {
+    parallel_for(mblocks * nsplit, cost / batch, [&](int64_t t) {
       const int64_t i0 = t / nsplit * mc, j0 = t % nsplit * nc;
       gemm_block(uk, pr, p, i0, std::min(mc, m - i0), j0, std::min(nc, n - j0), packed);
     });

@@ -110,11 +110,11 @@ TEST(gemm_transposed_operands_and_batches) {
 
 TEST(gemm_results_do_not_depend_on_thread_count) {
   Restore restore;
-  // Big enough to be split into tasks (2*m*n*k above the pool's threshold).
+  // Big enough to be split into tasks (2*m*n*k/16 above the pool's threshold).
   const Case cases[] = {{1, 150, 140, 300, false, false, false},
                         {1, 97, 200, 64, true, false, false},
-                        {1, 120, 75, 90, false, true, true},
-                        {16, 24, 20, 40, false, false, false}};
+                        {1, 120, 75, 160, false, true, true},
+                        {16, 40, 36, 64, false, false, false}};
   for (GemmIsa isa : supported_isas()) {
     set_gemm_isa(isa);
     for (const Case& cs : cases) {
