@@ -1,5 +1,7 @@
-// The worker pool behind parallel_for. One job runs at a time; workers spin briefly after a job so
-// that a chain of steps does not pay a sleep/wake per step, then sleep on a condition variable.
+// The worker pool behind parallel_for. One job runs at a time; tasks are claimed from a shared
+// counter, and the caller waits only for workers that joined the job, never for one that has not
+// been scheduled yet. Workers spin briefly after a job so that a chain of steps does not pay a
+// sleep/wake per step, then sleep on a condition variable.
 #include "threadpool.h"
 
 #include <algorithm>
@@ -90,17 +92,21 @@ class Pool {
     n_tasks_ = n_tasks;
     next_.store(0, std::memory_order_relaxed);
     error_ = nullptr;
-    pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+    entry_.store(0, std::memory_order_release);  // opens the job (publishes the fields above)
     {
       std::lock_guard<std::mutex> lk(mu_);
       generation_.fetch_add(1, std::memory_order_release);
     }
     wake_.notify_all();
     work();
-    for (int i = 0; i < kSpinPolls && pending_.load(std::memory_order_acquire) != 0; ++i) cpu_relax();
-    if (pending_.load(std::memory_order_acquire) != 0) {
+    // Close the job: a worker that has not entered yet (perhaps not even scheduled) skips it, so
+    // the caller waits only for workers still running a task.
+    entry_.fetch_or(kClosed, std::memory_order_acq_rel);
+    auto idle = [&] { return (entry_.load(std::memory_order_acquire) & ~kClosed) == 0; };
+    for (int i = 0; i < kSpinPolls && !idle(); ++i) cpu_relax();
+    if (!idle()) {
       std::unique_lock<std::mutex> lk(mu_);
-      done_.wait(lk, [&] { return pending_.load(std::memory_order_acquire) == 0; });
+      done_.wait(lk, idle);
     }
     if (error_) std::rethrow_exception(error_);
   }
@@ -123,6 +129,24 @@ class Pool {
     t_in_task = false;
   }
 
+  // Joins the open job, if any (the job published last: its fields are visible after this).
+  bool enter() {
+    int v = entry_.load(std::memory_order_acquire);
+    while ((v & kClosed) == 0) {
+      if (entry_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  void leave() {
+    if (entry_.fetch_sub(1, std::memory_order_acq_rel) - 1 == kClosed) {
+      std::lock_guard<std::mutex> lk(mu_);
+      done_.notify_one();
+    }
+  }
+
   // `seen` is the generation at the worker's creation, so a job published before the thread got
   // going is not missed.
   void worker_loop(uint64_t seen) {
@@ -141,10 +165,9 @@ class Pool {
         if (stop_.load(std::memory_order_relaxed)) return;
         seen = generation_.load(std::memory_order_acquire);
       }
-      work();
-      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        std::lock_guard<std::mutex> lk(mu_);
-        done_.notify_one();
+      if (enter()) {
+        work();
+        leave();
       }
     }
   }
@@ -181,7 +204,9 @@ class Pool {
   std::vector<std::thread> workers_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};  // workers still inside the current job
+  // Workers inside the current job, plus kClosed once the caller has run out of tasks.
+  static constexpr int kClosed = 1 << 30;
+  std::atomic<int> entry_{kClosed};
   std::atomic<int64_t> next_{0};
   int64_t n_tasks_ = 0;
   detail::TaskFn fn_ = nullptr;
