@@ -8,15 +8,15 @@
 namespace metalgrad::cpu {
 namespace {
 
-// AVX-512: 14 rows x 32 columns = 28 zmm accumulators; per k step two B vectors and 14 broadcast
+// AVX-512: 12 rows x 32 columns = 24 zmm accumulators; per k step two B vectors and 12 broadcast
 // A values (folded into the FMAs as memory broadcasts).
-constexpr int kMr512 = 14;
+constexpr int kMr512 = 12;
 constexpr int kNr512 = 32;
 
 __attribute__((target("avx512f"))) void kernel_avx512(int64_t k, const float* pa, const float* pb,
                                                       float* c, int64_t c_rs, bool accumulate) {
   __m512 acc0[kMr512], acc1[kMr512];
-#pragma GCC unroll 14
+#pragma GCC unroll 12
   for (int i = 0; i < kMr512; ++i) {
     acc0[i] = acc1[i] = _mm512_setzero_ps();
     // The C tile is touched only at the end; start fetching its lines now.
@@ -27,7 +27,7 @@ __attribute__((target("avx512f"))) void kernel_avx512(int64_t k, const float* pa
   for (int64_t l = 0; l < k; ++l) {
     const __m512 b0 = _mm512_loadu_ps(pb);
     const __m512 b1 = _mm512_loadu_ps(pb + 16);
-#pragma GCC unroll 14
+#pragma GCC unroll 12
     for (int i = 0; i < kMr512; ++i) {
       const __m512 a = _mm512_set1_ps(pa[i]);
       acc0[i] = _mm512_fmadd_ps(a, b0, acc0[i]);
@@ -36,7 +36,7 @@ __attribute__((target("avx512f"))) void kernel_avx512(int64_t k, const float* pa
     pa += kMr512;
     pb += kNr512;
   }
-#pragma GCC unroll 14
+#pragma GCC unroll 12
   for (int i = 0; i < kMr512; ++i) {
     float* row = c + i * c_rs;
     if (accumulate) {
@@ -88,7 +88,7 @@ __attribute__((target("avx2,fma"))) void kernel_avx2(int64_t k, const float* pa,
 
 }  // namespace
 
-// Blocking: the kc x mr A panel (14 KiB) stays in L1 while it sweeps a kc x nc B block (up to
+// Blocking: the kc x mr A panel (12 KiB) stays in L1 while it sweeps a kc x nc B block (up to
 // 2 MiB, in L2/L3: it supplies only nr floats per mr*nr FMAs). Wide blocks pack A fewer times.
 MicroKernel avx512_micro_kernel() { return {kernel_avx512, kMr512, kNr512, 256, 2048}; }
 MicroKernel avx2_micro_kernel() { return {kernel_avx2, kMr256, kNr256, 256, 2048}; }
