@@ -155,6 +155,61 @@ std::vector<BoundInstr> bind_instrs(const ElementwiseStep& step, char* regs, con
   return bound;
 }
 
+// What every chunk of one step shares.
+struct StepContext {
+  const ElementwiseStep& step;
+  const double* consts;
+  const CollapsedLayout& layout;
+  const std::vector<char*>& bases;
+};
+
+// Runs elements [start, end) of a step with its own register tiles and walker.
+void run_range(const StepContext& ctx, int64_t start, int64_t end) {
+  const ElementwiseStep& step = ctx.step;
+  const CollapsedLayout& layout = ctx.layout;
+  const std::vector<char*>& bases = ctx.bases;
+  const int nin = static_cast<int>(step.inputs.size());
+  const int nops = nin + static_cast<int>(step.outputs.size());
+  const int inner = layout.ndim - 1;
+
+  std::unique_ptr<char, AlignedFree> regs(static_cast<char*>(
+      ::operator new(static_cast<size_t>(step.nregs) * kTile * 4, std::align_val_t(64))));
+  auto reg = [&](int32_t r) { return regs.get() + static_cast<int64_t>(r) * kTile * 4; };
+  const std::vector<BoundInstr> bound = bind_instrs(step, regs.get(), ctx.consts);
+
+  // A tile is up to kTile consecutive elements, made of runs along the innermost dim.
+  TileRuns runs;
+  runs.nops = nops;
+  runs.pos.resize(kTile + 1);
+  runs.len.resize(kTile + 1);
+  runs.off.resize(static_cast<size_t>(kTile + 1) * nops);
+  RowWalker walker(layout, start);
+  int64_t remaining = end - start;
+  while (remaining > 0) {
+    int64_t count = 0;
+    runs.n = 0;
+    while (count < kTile && remaining > 0) {
+      const int64_t len = std::min({kTile - count, walker.inner_remaining(), remaining});
+      runs.pos[runs.n] = count;
+      runs.len[runs.n] = len;
+      for (int op = 0; op < nops; ++op) runs.off[runs.n * nops + op] = walker.offset(op);
+      walker.advance(len);
+      count += len;
+      remaining -= len;
+      ++runs.n;
+    }
+    for (int i = 0; i < nin; ++i) {
+      load(step.inputs[i].dtype, reg(i), bases[i], i, layout.stride(i, inner), runs);
+    }
+    for (const BoundInstr& b : bound) b.fn(b, count);
+    for (size_t o = 0; o < step.outputs.size(); ++o) {
+      const ElementwiseOutput& out = step.outputs[o];
+      const int op = nin + static_cast<int>(o);
+      store(out.dtype, bases[op], op, layout.stride(op, inner), reg(out.reg), runs);
+    }
+  }
+}
+
 }  // namespace
 
 void run_elementwise(const ElementwiseStep& step, const double* consts, const BufferDesc* bufs) {
@@ -173,47 +228,7 @@ void run_elementwise(const ElementwiseStep& step, const double* consts, const Bu
     bases.push_back(view_base(out.view, out.dtype, bufs));
   }
   const CollapsedLayout layout = collapse(step.shape, strides);
-  const int inner = layout.ndim - 1;
-
-  // Runs elements [start, end) with its own register tiles and walker.
-  auto run_range = [&](int64_t start, int64_t end) {
-    std::unique_ptr<char, AlignedFree> regs(static_cast<char*>(
-        ::operator new(static_cast<size_t>(step.nregs) * kTile * 4, std::align_val_t(64))));
-    auto reg = [&](int32_t r) { return regs.get() + static_cast<int64_t>(r) * kTile * 4; };
-    const std::vector<BoundInstr> bound = bind_instrs(step, regs.get(), consts);
-
-    // A tile is up to kTile consecutive elements, made of runs along the innermost dim.
-    TileRuns runs;
-    runs.nops = nops;
-    runs.pos.resize(kTile + 1);
-    runs.len.resize(kTile + 1);
-    runs.off.resize(static_cast<size_t>(kTile + 1) * nops);
-    RowWalker walker(layout, start);
-    int64_t remaining = end - start;
-    while (remaining > 0) {
-      int64_t count = 0;
-      runs.n = 0;
-      while (count < kTile && remaining > 0) {
-        const int64_t len = std::min({kTile - count, walker.inner_remaining(), remaining});
-        runs.pos[runs.n] = count;
-        runs.len[runs.n] = len;
-        for (int op = 0; op < nops; ++op) runs.off[runs.n * nops + op] = walker.offset(op);
-        walker.advance(len);
-        count += len;
-        remaining -= len;
-        ++runs.n;
-      }
-      for (int i = 0; i < nin; ++i) {
-        load(step.inputs[i].dtype, reg(i), bases[i], i, layout.stride(i, inner), runs);
-      }
-      for (const BoundInstr& b : bound) b.fn(b, count);
-      for (size_t o = 0; o < step.outputs.size(); ++o) {
-        const ElementwiseOutput& out = step.outputs[o];
-        const int op = nin + static_cast<int>(o);
-        store(out.dtype, bases[op], op, layout.stride(op, inner), reg(out.reg), runs);
-      }
-    }
-  };
+  const StepContext ctx{step, consts, layout, bases};
 
   // Whole tiles per chunk, a few chunks per thread so the pool can balance them. Elements are
   // independent, so the chunking never changes a result.
@@ -222,7 +237,7 @@ void run_elementwise(const ElementwiseStep& step, const double* consts, const Bu
   const int64_t chunk = std::max(kMinChunk, (per_thread + kTile - 1) / kTile * kTile);
   const int64_t cost = numel * static_cast<int64_t>(nops + step.instrs.size());
   parallel_for((numel + chunk - 1) / chunk, cost, [&](int64_t t) {
-    run_range(t * chunk, std::min(numel, (t + 1) * chunk));
+    run_range(ctx, t * chunk, std::min(numel, (t + 1) * chunk));
   });
 }
 
