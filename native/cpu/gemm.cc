@@ -241,7 +241,7 @@ void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOp
         for (int64_t j = 0; j < n; ++j) c[p * c_bs + i * c_rs + j * c_cs] = 0.0f;
     return;
   }
-  const MicroKernel uk = kernel_of(current_isa());
+  MicroKernel uk = kernel_of(current_isa());
   // A narrow C (few columns, many rows) wastes most of each nr-wide tile; computing
   // C^T = B^T A^T instead pads far less (its columns become the micro-kernel's rows).
   const auto padded = [](int64_t rows, int64_t cols, const MicroKernel& k) {
@@ -251,6 +251,9 @@ void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOp
     return sgemm(batch, n, m, k, {b.data, b.bs, b.cs, b.rs}, {a.data, a.bs, a.cs, a.rs}, c, c_bs,
                  c_cs, c_rs);
   }
+  // Equal passes over k (784 = 4 x 196, not 3 x 256 + 16): a shallow last pass would pay the C
+  // tile's load and store for little work.
+  uk.kc = ceil_div(k, ceil_div(k, uk.kc));
   const Problem pr{m, n, k, a, b, c, c_bs, c_rs, c_cs};
   const int threads = num_threads();
   // In the pool's cost units (one simple operation on one element): the micro-kernel does about
