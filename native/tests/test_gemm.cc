@@ -85,7 +85,7 @@ std::vector<GemmIsa> supported_isas() {
 
 TEST(gemm_edge_sizes_every_isa) {
   Restore restore;
-  // Sizes around the tiles (4x8, 6x16, 12x32), and k over one or several passes (at most 256 deep).
+  // Sizes around the tiles (4x8, 6x16, 12x32); k in one or several passes (at most 256 deep).
   const int64_t sizes[][3] = {{1, 1, 1},   {7, 17, 5},   {12, 32, 3},  {15, 33, 17}, {13, 31, 256},
                               {29, 65, 257}, {6, 16, 600}, {1, 70, 40},  {70, 1, 40},  {45, 47, 513}};
   for (GemmIsa isa : supported_isas()) {
