@@ -57,10 +57,16 @@ function transposeOperand(ct: Value, y: Value, x: ShapedArray, xd: { contract: n
   const xFree = freeDims(x.ndim, xd.contract, xd.batch);
   const yFree = freeDims(y.ndim, yd.contract, yd.batch);
   const ctYFree = yFree.map((_, i) => nb + (xFirst ? xFree.length + i : i));
+  const yRest = [...yd.contract].sort((a, b) => a - b).map((a) => xd.contract[yd.contract.indexOf(a)]);
+  // With y first, the result's axes are [batch..., y's remaining..., x free...]; when that is
+  // already x's order (the weight of x @ w: dw = x^T ct), no transposing copy is needed.
+  const yFirstOrder = [...xd.batch, ...yRest, ...xFree];
+  if (yFirstOrder.every((a, i) => a === i)) {
+    return lax.dotGeneral(y, ct, { lhsContract: yFree, rhsContract: ctYFree, lhsBatch: yd.batch, rhsBatch: range(nb) });
+  }
   const r = lax.dotGeneral(ct, y, { lhsContract: ctYFree, rhsContract: yFree, lhsBatch: range(nb), rhsBatch: yd.batch });
   // r's axes: [batch..., x free (ct's remaining axes, in order)..., y's remaining (= yd.contract sorted)].
-  const yRest = [...yd.contract].sort((a, b) => a - b);
-  const order = [...xd.batch, ...xFree, ...yRest.map((a) => xd.contract[yd.contract.indexOf(a)])];
+  const order = [...xd.batch, ...xFree, ...yRest];
   return lax.transpose(r, inverse(order));
 }
 
