@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine.h"
+#include "threadpool.h"
 #ifdef METALGRAD_METAL
 #include "metal/host.h"
 #endif
@@ -165,7 +166,38 @@ Napi::Value ScalarOps(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// setNumThreads(n: integer in [1, kMaxThreads]): undefined
+Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const int max = metalgrad::cpu::kMaxThreads;
+  const std::string expected = "an integer from 1 to " + std::to_string(max);
+  if (info.Length() != 1) {
+    throw Napi::TypeError::New(env, "setNumThreads: expected 1 argument (n), received " +
+                                        std::to_string(info.Length()));
+  }
+  if (!info[0].IsNumber()) {
+    throw Napi::TypeError::New(env, "setNumThreads: n must be " + expected + ", received " + describe(info[0]));
+  }
+  const double n = info[0].As<Napi::Number>().DoubleValue();
+  if (!(n >= 1 && n <= max) || n != static_cast<double>(static_cast<int>(n))) {
+    throw Napi::RangeError::New(env, "setNumThreads: n must be " + expected + ", received " +
+                                         Napi::Value(info[0]).ToString().Utf8Value());
+  }
+  metalgrad::cpu::set_num_threads(static_cast<int>(n));
+  return env.Undefined();
+}
+
+Napi::Value NumThreads(const Napi::CallbackInfo& info) {
+  try {
+    return Napi::Number::New(info.Env(), metalgrad::cpu::num_threads());
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), std::string("metalgrad numThreads: ") + e.what());
+  }
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
+  exports.Set("numThreads", Napi::Function::New(env, NumThreads, "numThreads"));
   exports.Set("run", Napi::Function::New(env, Run, "run"));
   exports.Set("compile", Napi::Function::New(env, Compile, "compile"));
   exports.Set("execute", Napi::Function::New(env, Execute, "execute"));

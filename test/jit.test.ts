@@ -180,6 +180,13 @@ describe('lowered IR', () => {
     expect(text).toContain('exp');
     expect(text).toContain('broadcast_in_dim');
   });
+
+  test('the gradient of a weight, x^T ct, is one matmul with no transposing copy', () => {
+    const loss = (w: NDArray, x: NDArray) => np.sum(np.matmul(x, w));
+    const text = makeJaxpr(grad(loss))(np.ones([5, 3]), np.ones([4, 5])).toString();
+    expect(text).not.toContain('transpose');
+    expect(makeJaxpr(grad(loss))(np.ones([2, 5, 3]), np.ones([2, 4, 5])).toString()).not.toContain('transpose');
+  });
 });
 
 describe('outputs', () => {

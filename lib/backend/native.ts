@@ -17,6 +17,8 @@ export interface NativeAddon {
   /** compile + execute, for one-off programs. */
   run(code: Int32Array, consts: Float64Array, bufs: TypedArray[]): void;
   scalarOps(): string[];
+  setNumThreads(n: number): void;
+  numThreads(): number;
   abiVersion: number;
   /** The Metal host, in macOS builds only. */
   metal?: MetalAddon;

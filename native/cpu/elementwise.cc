@@ -10,6 +10,7 @@
 #include "executors.h"
 #include "kernels.h"
 #include "layout.h"
+#include "threadpool.h"
 
 namespace metalgrad::cpu {
 namespace {
@@ -17,6 +18,8 @@ namespace {
 // Elements per tile: large enough to amortise the per-instruction dispatch, small enough that a
 // few live registers stay in L1/L2.
 constexpr int64_t kTile = 512;
+// Smallest share of a step one thread takes.
+constexpr int64_t kMinChunk = 32 * kTile;
 
 struct AlignedFree {
   void operator()(void* p) const { ::operator delete(p, std::align_val_t(64)); }
@@ -152,30 +155,27 @@ std::vector<BoundInstr> bind_instrs(const ElementwiseStep& step, char* regs, con
   return bound;
 }
 
-}  // namespace
+// What every chunk of one step shares.
+struct StepContext {
+  const ElementwiseStep& step;
+  const double* consts;
+  const CollapsedLayout& layout;
+  const std::vector<char*>& bases;
+};
 
-void run_elementwise(const ElementwiseStep& step, const double* consts, const BufferDesc* bufs) {
-  if (step.shape.numel == 0 || step.outputs.empty()) return;
+// Runs elements [start, end) of a step with its own register tiles and walker.
+void run_range(const StepContext& ctx, int64_t start, int64_t end) {
+  const ElementwiseStep& step = ctx.step;
+  const CollapsedLayout& layout = ctx.layout;
+  const std::vector<char*>& bases = ctx.bases;
   const int nin = static_cast<int>(step.inputs.size());
   const int nops = nin + static_cast<int>(step.outputs.size());
-
-  std::vector<const int64_t*> strides;
-  std::vector<char*> bases;
-  for (const auto& in : step.inputs) {
-    strides.push_back(in.view.strides);
-    bases.push_back(view_base(in.view, in.dtype, bufs));
-  }
-  for (const auto& out : step.outputs) {
-    strides.push_back(out.view.strides);
-    bases.push_back(view_base(out.view, out.dtype, bufs));
-  }
-  const CollapsedLayout layout = collapse(step.shape, strides);
   const int inner = layout.ndim - 1;
 
   std::unique_ptr<char, AlignedFree> regs(static_cast<char*>(
       ::operator new(static_cast<size_t>(step.nregs) * kTile * 4, std::align_val_t(64))));
   auto reg = [&](int32_t r) { return regs.get() + static_cast<int64_t>(r) * kTile * 4; };
-  const std::vector<BoundInstr> bound = bind_instrs(step, regs.get(), consts);
+  const std::vector<BoundInstr> bound = bind_instrs(step, regs.get(), ctx.consts);
 
   // A tile is up to kTile consecutive elements, made of runs along the innermost dim.
   TileRuns runs;
@@ -183,8 +183,8 @@ void run_elementwise(const ElementwiseStep& step, const double* consts, const Bu
   runs.pos.resize(kTile + 1);
   runs.len.resize(kTile + 1);
   runs.off.resize(static_cast<size_t>(kTile + 1) * nops);
-  RowWalker walker(layout);
-  int64_t remaining = step.shape.numel;
+  RowWalker walker(layout, start);
+  int64_t remaining = end - start;
   while (remaining > 0) {
     int64_t count = 0;
     runs.n = 0;
@@ -208,6 +208,37 @@ void run_elementwise(const ElementwiseStep& step, const double* consts, const Bu
       store(out.dtype, bases[op], op, layout.stride(op, inner), reg(out.reg), runs);
     }
   }
+}
+
+}  // namespace
+
+void run_elementwise(const ElementwiseStep& step, const double* consts, const BufferDesc* bufs) {
+  if (step.shape.numel == 0 || step.outputs.empty()) return;
+  const int nin = static_cast<int>(step.inputs.size());
+  const int nops = nin + static_cast<int>(step.outputs.size());
+
+  std::vector<const int64_t*> strides;
+  std::vector<char*> bases;
+  for (const auto& in : step.inputs) {
+    strides.push_back(in.view.strides);
+    bases.push_back(view_base(in.view, in.dtype, bufs));
+  }
+  for (const auto& out : step.outputs) {
+    strides.push_back(out.view.strides);
+    bases.push_back(view_base(out.view, out.dtype, bufs));
+  }
+  const CollapsedLayout layout = collapse(step.shape, strides);
+  const StepContext ctx{step, consts, layout, bases};
+
+  // Whole tiles per chunk, a few chunks per thread so the pool can balance them. Elements are
+  // independent, so the chunking never changes a result.
+  const int64_t numel = step.shape.numel;
+  const int64_t per_thread = (numel + 4 * num_threads() - 1) / (4 * num_threads());
+  const int64_t chunk = std::max(kMinChunk, (per_thread + kTile - 1) / kTile * kTile);
+  const int64_t cost = numel * static_cast<int64_t>(nops + step.instrs.size());
+  parallel_for((numel + chunk - 1) / chunk, cost, [&](int64_t t) {
+    run_range(ctx, t * chunk, std::min(numel, (t + 1) * chunk));
+  });
 }
 
 }  // namespace metalgrad::cpu

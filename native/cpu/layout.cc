@@ -30,8 +30,17 @@ CollapsedLayout collapse(const Shape& shape, const std::vector<const int64_t*>& 
   return out;
 }
 
-RowWalker::RowWalker(const CollapsedLayout& layout)
-    : layout_(layout), nops_(static_cast<int>(layout.strides.size() / kMaxDims)), row_(nops_, 0) {}
+RowWalker::RowWalker(const CollapsedLayout& layout, int64_t start)
+    : layout_(layout), nops_(static_cast<int>(layout.strides.size() / kMaxDims)), row_(nops_, 0) {
+  const int last = layout_.ndim - 1;
+  inner_ = start % layout_.dims[last];
+  start /= layout_.dims[last];
+  for (int d = last - 1; d >= 0; --d) {
+    idx_[d] = start % layout_.dims[d];
+    start /= layout_.dims[d];
+    for (int op = 0; op < nops_; ++op) row_[op] += idx_[d] * layout_.stride(op, d);
+  }
+}
 
 void RowWalker::advance(int64_t n) {
   const int last = layout_.ndim - 1;

@@ -25,7 +25,8 @@ CollapsedLayout collapse(const Shape& shape, const std::vector<const int64_t*>& 
 // offset(op) is the element offset of the current position for operand op.
 class RowWalker {
  public:
-  explicit RowWalker(const CollapsedLayout& layout);
+  // Starts at row-major element `start` of the index space.
+  explicit RowWalker(const CollapsedLayout& layout, int64_t start = 0);
 
   int64_t inner_remaining() const { return layout_.dims[layout_.ndim - 1] - inner_; }
   int64_t offset(int op) const {

@@ -1,9 +1,11 @@
-// Batched strided matmul (float32, int32): a blocked i-k-j loop when rows of B and C are
-// contiguous, a dot-product loop when A rows and B columns are, and a generic loop otherwise.
+// Batched strided matmul: float32 goes to the packed GEMM (gemm.h); int32 uses a blocked i-k-j
+// loop when rows of B and C are contiguous, a dot-product loop when A rows and B columns are, and a
+// generic loop otherwise.
 #include <algorithm>
 #include <cstdint>
 
 #include "executors.h"
+#include "gemm.h"
 #include "scalar.h"
 
 namespace metalgrad::cpu {
@@ -14,8 +16,8 @@ constexpr int64_t kBlockM = 32;
 constexpr int64_t kBlockK = 128;
 constexpr int64_t kBlockN = 256;
 
-// Integer products and sums wrap, so int32 is computed in uint32_t.
-template <class T> using mac_t = std::conditional_t<std::is_same_v<T, float>, float, uint32_t>;
+// Integer products and sums wrap, so they are computed unsigned.
+template <class T> using mac_t = std::make_unsigned_t<T>;
 
 struct Strides {
   int64_t a_m, a_k, b_k, b_n, c_m, c_n;
@@ -111,8 +113,12 @@ void matmul_typed(const MatmulStep& st, const BufferDesc* bufs) {
 
 void run_matmul(const MatmulStep& st, const BufferDesc* bufs) {
   if (st.batch == 0 || st.m == 0 || st.n == 0) return;
-  if (st.dtype == DType::f32) matmul_typed<float>(st, bufs);
-  else matmul_typed<int32_t>(st, bufs);
+  if (st.dtype != DType::f32) return matmul_typed<int32_t>(st, bufs);
+  const float* a = static_cast<const float*>(bufs[st.a.buf].data) + st.a.offset;
+  const float* b = static_cast<const float*>(bufs[st.b.buf].data) + st.b.offset;
+  float* c = static_cast<float*>(bufs[st.c.buf].data) + st.c.offset;
+  sgemm(st.batch, st.m, st.n, st.k, {a, st.a.sb, st.a.sr, st.a.sc}, {b, st.b.sb, st.b.sr, st.b.sc},
+        c, st.c.sb, st.c.sr, st.c.sc);
 }
 
 }  // namespace metalgrad::cpu

@@ -1,4 +1,5 @@
 // Reductions (sum, prod, max, min) over any set of axes of a strided view; float sums are pairwise.
+// Threads split the outputs, or the segments of each reduction when there are few outputs.
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -6,6 +7,7 @@
 
 #include "executors.h"
 #include "scalar.h"
+#include "threadpool.h"
 
 namespace metalgrad::cpu {
 namespace {
@@ -105,18 +107,82 @@ float pairwise_sum(const ReducedSpace<float>& space, const float* base, int64_t 
          pairwise_sum(space, base, start + half, n - half, tmp);
 }
 
+// Float sums are pairwise; every other op folds blocks of kChunk in order.
 template <ReduceOp Op, class T>
-acc_t<T> reduce_one(const ReducedSpace<T>& space, const T* base, int64_t total, T* tmp) {
-  if constexpr (Op == ReduceOp::sum && std::is_same_v<T, float>) {
-    return pairwise_sum(space, base, 0, total, tmp);
+constexpr bool kPairwise = Op == ReduceOp::sum && std::is_same_v<T, float>;
+
+// Reduces elements [start, start + n) of the space.
+template <ReduceOp Op, class T>
+acc_t<T> reduce_range(const ReducedSpace<T>& space, const T* base, int64_t start, int64_t n, T* tmp) {
+  if constexpr (kPairwise<Op, T>) {
+    return pairwise_sum(space, base, start, n, tmp);
   } else {
     acc_t<T> acc = identity<Op, acc_t<T>>();
-    for (int64_t s = 0; s < total; s += kChunk) {
-      int64_t n = std::min(kChunk, total - s);
-      acc = combine<Op, acc_t<T>>(acc, combine_block<Op>(space.gather(base, s, n, tmp), n));
+    for (int64_t s = start; s < start + n; s += kChunk) {
+      const int64_t len = std::min(kChunk, start + n - s);
+      acc = combine<Op, acc_t<T>>(acc, combine_block<Op>(space.gather(base, s, len, tmp), len));
     }
     return acc;
   }
+}
+
+// A long reduction is cut into segments of at most kSegment elements that threads reduce on their
+// own: the top levels of the pairwise tree for float sums, consecutive blocks otherwise. The cut
+// depends only on the length, so results do not depend on the thread count.
+constexpr int64_t kSegment = int64_t(1) << 16;  // a multiple of kChunk
+
+struct Segment {
+  int64_t start, n;
+};
+
+void split_pairwise(int64_t start, int64_t n, std::vector<Segment>& out) {
+  if (n <= kSegment) return out.push_back({start, n});
+  const int64_t half = (n / 2 + kChunk - 1) / kChunk * kChunk;  // as in pairwise_sum
+  split_pairwise(start, half, out);
+  split_pairwise(start + half, n - half, out);
+}
+
+// Adds the segment sums of split_pairwise(start, n) in the same tree, consuming them in order.
+float combine_pairwise(int64_t n, const float*& sums) {
+  if (n <= kSegment) return *sums++;
+  const int64_t half = (n / 2 + kChunk - 1) / kChunk * kChunk;
+  const float left = combine_pairwise(half, sums);
+  return left + combine_pairwise(n - half, sums);
+}
+
+template <ReduceOp Op, class T>
+acc_t<T> reduce_one(const ReducedSpace<T>& space, const T* base, int64_t total, T* tmp,
+                    bool parallel) {
+  using A = acc_t<T>;
+  if (total <= kSegment) return reduce_range<Op>(space, base, 0, total, tmp);
+  std::vector<Segment> segs;
+  if constexpr (kPairwise<Op, T>) {
+    split_pairwise(0, total, segs);
+  } else {
+    for (int64_t s = 0; s < total; s += kSegment) segs.push_back({s, std::min(kSegment, total - s)});
+  }
+  std::vector<A> vals(segs.size());
+  auto run = [&](int64_t t) {
+    std::vector<T> own(parallel ? kChunk : 0);
+    vals[t] = reduce_range<Op>(space, base, segs[t].start, segs[t].n, parallel ? own.data() : tmp);
+  };
+  const int64_t nsegs = static_cast<int64_t>(segs.size());
+  if (parallel) parallel_for(nsegs, total, run);
+  else for (int64_t t = 0; t < nsegs; ++t) run(t);
+  if constexpr (kPairwise<Op, T>) {
+    const float* sums = vals.data();
+    return combine_pairwise(total, sums);
+  } else {
+    A acc = identity<Op, A>();
+    for (const A& v : vals) acc = combine<Op, A>(acc, v);
+    return acc;
+  }
+}
+
+template <class T>
+void store_acc(T* out, acc_t<T> acc) {
+  if constexpr (std::is_same_v<T, uint8_t>) *out = acc != 0;
+  else *out = acc;
 }
 
 template <ReduceOp Op, class T>
@@ -162,20 +228,43 @@ void reduce_typed(const ReduceStep& st, const BufferDesc* bufs) {
     return;
   }
   const T* in = static_cast<const T*>(bufs[st.in.buf].data) + st.in.offset;
-  std::vector<T> tmp(kChunk);
-  int64_t idx[kMaxDims] = {};
-  int64_t off = 0;
-  for (int64_t o = 0; o < out_count; ++o) {
-    const acc_t<T> acc = reduce_one<Op>(space, in + off, total, tmp.data());
-    if constexpr (std::is_same_v<T, uint8_t>) out[o] = acc != 0;
-    else out[o] = acc;
+  // Input offset of output element o, with its index over the kept dims in idx.
+  auto seek = [&](int64_t o, int64_t* idx) {
+    int64_t off = 0;
     for (int d = nkept - 1; d >= 0; --d) {
-      off += kept_strides[d];
-      if (++idx[d] < kept_dims[d]) break;
-      off -= kept_strides[d] * kept_dims[d];
-      idx[d] = 0;
+      idx[d] = o % kept_dims[d];
+      o /= kept_dims[d];
+      off += idx[d] * kept_strides[d];
     }
+    return off;
+  };
+  const int threads = num_threads();
+  if (out_count < threads && total > kSegment) {
+    // Few long reductions: threads share each one's segments.
+    std::vector<T> tmp(kChunk);
+    int64_t idx[kMaxDims];
+    for (int64_t o = 0; o < out_count; ++o) {
+      store_acc(out + o, reduce_one<Op>(space, in + seek(o, idx), total, tmp.data(), true));
+    }
+    return;
   }
+  // Threads take contiguous ranges of outputs.
+  const int64_t per_task = std::max<int64_t>(1, (out_count + 4 * threads - 1) / (4 * threads));
+  parallel_for((out_count + per_task - 1) / per_task, out_count * total, [&](int64_t t) {
+    const int64_t o0 = t * per_task, o1 = std::min(out_count, o0 + per_task);
+    std::vector<T> tmp(kChunk);
+    int64_t idx[kMaxDims];
+    int64_t off = seek(o0, idx);
+    for (int64_t o = o0; o < o1; ++o) {
+      store_acc(out + o, reduce_one<Op>(space, in + off, total, tmp.data(), false));
+      for (int d = nkept - 1; d >= 0; --d) {
+        off += kept_strides[d];
+        if (++idx[d] < kept_dims[d]) break;
+        off -= kept_strides[d] * kept_dims[d];
+        idx[d] = 0;
+      }
+    }
+  });
 }
 
 template <ReduceOp Op>

@@ -4,6 +4,7 @@
 
 #include "builder.h"
 #include "harness.h"
+#include "threadpool.h"
 
 using namespace testing;
 
@@ -194,4 +195,58 @@ TEST(empty_inputs_are_never_addressed) {
   run(Program().step(2, reduce_payload(1, 0, {2, 0}, 0, 5, {0, 1}, {1}, 1, 0)), {desc(none), desc(out)});
   CHECK_EQ(out[0], 1.0f);
   CHECK_EQ(out[1], 1.0f);
+}
+
+namespace {
+
+// Runs a reduction of x (viewed with `shape`/`strides`) at the given thread count.
+template <class T>
+std::vector<T> reduce_with_threads(int threads, int32_t op, std::vector<T>& x, std::vector<int32_t> shape,
+                                   std::vector<int32_t> strides, std::vector<int32_t> axes, size_t nout) {
+  const int before = metalgrad::cpu::num_threads();
+  metalgrad::cpu::set_num_threads(threads);
+  std::vector<T> out(nout);
+  run(Program().step(2, reduce_payload(op, dtype_code<T>(), shape, 0, 0, strides, axes, 1, 0)),
+      {desc(x), desc(out)});
+  metalgrad::cpu::set_num_threads(before);
+  return out;
+}
+
+}  // namespace
+
+TEST(reduce_results_do_not_depend_on_thread_count) {
+  std::vector<float> xf(600000);
+  std::vector<int32_t> xi(xf.size());
+  for (size_t i = 0; i < xf.size(); ++i) {
+    xf[i] = float((i * 7919) % 1001) * 1e-3f - 0.4f;
+    xi[i] = int32_t((i * 104729) % 2000003) - 1000000;
+  }
+  // One long reduction, few long ones (split into segments), and many short ones (split over outputs).
+  struct Layout {
+    std::vector<int32_t> shape, strides, axes;
+    size_t nout;
+  };
+  const Layout layouts[] = {{{600000}, {1}, {0}, 1},
+                            {{3, 200000}, {200000, 1}, {1}, 3},
+                            {{200000, 3}, {3, 1}, {0}, 3},
+                            {{15000, 40}, {40, 1}, {1}, 15000},
+                            {{40, 15000}, {1, 40}, {0}, 15000}};
+  for (const Layout& l : layouts) {
+    for (int32_t op = 0; op < 4; ++op) {
+      const auto f1 = reduce_with_threads(1, op, xf, l.shape, l.strides, l.axes, l.nout);
+      const auto i1 = reduce_with_threads(1, op, xi, l.shape, l.strides, l.axes, l.nout);
+      for (int threads : {2, 4}) {
+        CHECK(reduce_with_threads(threads, op, xf, l.shape, l.strides, l.axes, l.nout) == f1);
+        CHECK(reduce_with_threads(threads, op, xi, l.shape, l.strides, l.axes, l.nout) == i1);
+      }
+    }
+  }
+  // The segmented float sum still matches float64.
+  double ref = 0;
+  for (float v : xf) ref += v;
+  const auto sum = reduce_with_threads(2, 0, xf, {600000}, {1}, {0}, 1);
+  CHECK_NEAR(sum[0], ref, 1e-6 * std::fabs(ref) + 1e-3);
+  int32_t wrapped = 0;
+  for (int32_t v : xi) wrapped = int32_t(uint32_t(wrapped) + uint32_t(v));
+  CHECK_EQ(reduce_with_threads(2, 0, xi, {600000}, {1}, {0}, 1)[0], wrapped);
 }

@@ -1,0 +1,300 @@
+// Driver of the packed GEMM: splits C into tasks (batch elements, column blocks, and row blocks
+// when threads would otherwise idle) for the thread pool. Each task walks k in kc-deep passes over
+// packed B blocks (its own, or one B all threads packed together) and packs each mr-row A panel
+// just before use; the packing reads any strides, so transposed operands cost nothing extra.
+#include "gemm.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <stdexcept>
+#include <string>
+
+#include "gemm_kernels.h"
+#include "threadpool.h"
+
+namespace metalgrad::cpu {
+namespace {
+
+// Portable micro-kernel: plain loops over a 4 x 8 tile that the compiler keeps in vector registers
+// (eight accumulators leave room for the operands even in the 16 registers of baseline x86-64).
+constexpr int kMrScalar = 4;
+constexpr int kNrScalar = 8;
+
+void kernel_scalar(int64_t k, const float* pa, const float* pb, float* c, int64_t c_rs,
+                   bool accumulate) {
+  float acc[kMrScalar][kNrScalar] = {};
+  for (int64_t l = 0; l < k; ++l) {
+    for (int i = 0; i < kMrScalar; ++i) {
+      const float a = pa[i];
+      for (int j = 0; j < kNrScalar; ++j) acc[i][j] += a * pb[j];
+    }
+    pa += kMrScalar;
+    pb += kNrScalar;
+  }
+  for (int i = 0; i < kMrScalar; ++i) {
+    float* row = c + i * c_rs;
+    for (int j = 0; j < kNrScalar; ++j) row[j] = accumulate ? row[j] + acc[i][j] : acc[i][j];
+  }
+}
+
+constexpr int kMaxTile = 32 * 16;  // largest mr * nr of any micro-kernel
+// Columns of B one task packs when threads pack B together (a multiple of every nr).
+constexpr int64_t kPackColumns = 256;
+
+MicroKernel kernel_of(GemmIsa isa) {
+#if defined(__x86_64__)
+  if (isa == GemmIsa::avx512) return avx512_micro_kernel();
+  if (isa == GemmIsa::avx2) return avx2_micro_kernel();
+#endif
+  (void)isa;
+  return {kernel_scalar, kMrScalar, kNrScalar, 256, 1024};
+}
+
+GemmIsa best_isa() {
+  if (gemm_isa_supported(GemmIsa::avx512)) return GemmIsa::avx512;
+  if (gemm_isa_supported(GemmIsa::avx2)) return GemmIsa::avx2;
+  return GemmIsa::scalar;
+}
+
+GemmIsa isa_from_env() {
+  const char* env = std::getenv("METALGRAD_ISA");
+  if (env == nullptr || *env == '\0') return best_isa();
+  for (GemmIsa isa : {GemmIsa::scalar, GemmIsa::avx2, GemmIsa::avx512}) {
+    if (std::strcmp(env, gemm_isa_name(isa)) != 0) continue;
+    if (!gemm_isa_supported(isa)) {
+      throw std::invalid_argument(std::string("METALGRAD_ISA: this CPU does not support '") + env +
+                                  "'");
+    }
+    return isa;
+  }
+  throw std::invalid_argument(std::string("METALGRAD_ISA must be scalar, avx2 or avx512, received '") +
+                              env + "'");
+}
+
+// -1 until the first GEMM (or set_gemm_isa) decides.
+std::atomic<int> g_isa{-1};
+
+GemmIsa current_isa() {
+  int isa = g_isa.load(std::memory_order_acquire);
+  if (isa < 0) {
+    isa = static_cast<int>(isa_from_env());
+    g_isa.store(isa, std::memory_order_release);
+  }
+  return static_cast<GemmIsa>(isa);
+}
+
+struct AlignedFree {
+  void operator()(float* p) const { ::operator delete(p, std::align_val_t(64)); }
+};
+
+// Per-thread packing buffers, grown as needed and reused across calls: slot 0 for a task's own
+// panels, slot 1 for the B matrix a caller packs for all its threads.
+float* scratch(int slot, size_t floats) {
+  thread_local std::unique_ptr<float, AlignedFree> bufs[2];
+  thread_local size_t sizes[2] = {0, 0};
+  if (sizes[slot] < floats) {
+    bufs[slot].reset(static_cast<float*>(::operator new(floats * sizeof(float), std::align_val_t(64))));
+    sizes[slot] = floats;
+  }
+  return bufs[slot].get();
+}
+
+// Packs rows [0, h) x columns [0, kc) of A (at `a`, h <= mr) into one panel: for each l, the h
+// rows of column l, zero-padded to mr.
+void pack_a(const float* a, int64_t rs, int64_t cs, int h, int64_t kc, int mr, float* out) {
+  if (cs == 1) {
+    for (int i = 0; i < h; ++i) {
+      const float* row = a + i * rs;
+      for (int64_t l = 0; l < kc; ++l) out[l * mr + i] = row[l];
+    }
+  } else {
+    for (int64_t l = 0; l < kc; ++l) {
+      const float* col = a + l * cs;
+      for (int i = 0; i < h; ++i) out[l * mr + i] = col[i * rs];
+    }
+  }
+  if (h < mr) {
+    for (int64_t l = 0; l < kc; ++l) std::fill(out + l * mr + h, out + l * mr + mr, 0.0f);
+  }
+}
+
+// Packs rows [0, kc) x columns [0, cols) of B into panels of nr columns: panel p holds, for each l,
+// columns p*nr .. p*nr+nr-1 of row l, zero-padded past `cols`.
+void pack_b(const float* b, int64_t rs, int64_t cs, int64_t kc, int64_t cols, int nr, float* out) {
+  for (int64_t p0 = 0; p0 < cols; p0 += nr, out += kc * nr) {
+    const int w = static_cast<int>(std::min<int64_t>(nr, cols - p0));
+    const float* src = b + p0 * cs;
+    if (cs == 1) {
+      for (int64_t l = 0; l < kc; ++l) {
+        std::memcpy(out + l * nr, src + l * rs, static_cast<size_t>(w) * sizeof(float));
+      }
+    } else {
+      for (int j = 0; j < w; ++j) {
+        const float* col = src + j * cs;
+        for (int64_t l = 0; l < kc; ++l) out[l * nr + j] = col[l * rs];
+      }
+    }
+    if (w < nr) {
+      for (int64_t l = 0; l < kc; ++l) std::fill(out + l * nr + w, out + l * nr + nr, 0.0f);
+    }
+  }
+}
+
+struct Problem {
+  int64_t m, n, k;
+  GemmOperand a, b;
+  float* c;
+  int64_t c_bs, c_rs, c_cs;
+};
+
+// C block rows [i0, i0+rows) x columns [j0, j0+cols) of batch element p. Per kc-deep pass, the
+// B block (kc x cols) is packed once (or taken from `packed_b`, all of B packed by pack_all_b) and
+// each A panel (mr x kc) is packed right before it sweeps the B block, so it stays in L1.
+void gemm_block(const MicroKernel& uk, const Problem& pr, int64_t p, int64_t i0, int64_t rows,
+                int64_t j0, int64_t cols, const float* packed_b) {
+  const int mr = uk.mr, nr = uk.nr;
+  const int64_t cols_pad = (cols + nr - 1) / nr * nr;
+  const int64_t kc_max = std::min(uk.kc, pr.k);
+  float* pa = scratch(0, static_cast<size_t>(kc_max * (mr + (packed_b ? 0 : cols_pad))));
+  float* own_b = pa + kc_max * mr;
+  alignas(64) float tile[kMaxTile];
+  const float* a = pr.a.data + p * pr.a.bs + i0 * pr.a.rs;
+  const float* b = pr.b.data + p * pr.b.bs + j0 * pr.b.cs;
+  float* c = pr.c + p * pr.c_bs + i0 * pr.c_rs + j0 * pr.c_cs;
+  for (int64_t l0 = 0; l0 < pr.k; l0 += uk.kc) {
+    const int64_t kc = std::min(uk.kc, pr.k - l0);
+    const bool accumulate = l0 > 0;
+    const float* pb = own_b;
+    if (packed_b) pb = packed_b + l0 * ((pr.n + nr - 1) / nr * nr) + j0 * kc;
+    else pack_b(b + l0 * pr.b.rs, pr.b.rs, pr.b.cs, kc, cols, nr, own_b);
+    for (int64_t ir = 0; ir < rows; ir += mr) {
+      const int h = static_cast<int>(std::min<int64_t>(mr, rows - ir));
+      pack_a(a + ir * pr.a.rs + l0 * pr.a.cs, pr.a.rs, pr.a.cs, h, kc, mr, pa);
+      for (int64_t jr = 0; jr < cols; jr += nr) {
+        const int w = static_cast<int>(std::min<int64_t>(nr, cols - jr));
+        const float* pbj = pb + jr * kc;
+        float* ct = c + ir * pr.c_rs + jr * pr.c_cs;
+        if (h == mr && w == nr && pr.c_cs == 1) {
+          uk.fn(kc, pa, pbj, ct, pr.c_rs, accumulate);
+          continue;
+        }
+        // Edge or column-strided tile: compute into a local tile, then merge.
+        uk.fn(kc, pa, pbj, tile, nr, false);
+        for (int i = 0; i < h; ++i) {
+          float* row = ct + i * pr.c_rs;
+          for (int j = 0; j < w; ++j) {
+            row[j * pr.c_cs] = accumulate ? row[j * pr.c_cs] + tile[i * nr + j] : tile[i * nr + j];
+          }
+        }
+      }
+    }
+  }
+}
+
+int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+}  // namespace
+
+bool gemm_isa_supported(GemmIsa isa) {
+  switch (isa) {
+    case GemmIsa::scalar: return true;
+#if defined(__x86_64__)
+    case GemmIsa::avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case GemmIsa::avx512: return __builtin_cpu_supports("avx512f");
+#else
+    default: return false;
+#endif
+  }
+  return false;
+}
+
+GemmIsa gemm_isa() { return current_isa(); }
+
+const char* gemm_isa_name(GemmIsa isa) {
+  switch (isa) {
+    case GemmIsa::scalar: return "scalar";
+    case GemmIsa::avx2: return "avx2";
+    case GemmIsa::avx512: return "avx512";
+  }
+  return "?";
+}
+
+void set_gemm_isa(GemmIsa isa) {
+  if (!gemm_isa_supported(isa)) {
+    throw std::invalid_argument(std::string("set_gemm_isa: this CPU does not support ") +
+                                gemm_isa_name(isa));
+  }
+  g_isa.store(static_cast<int>(isa), std::memory_order_release);
+}
+
+void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOperand b, float* c,
+           int64_t c_bs, int64_t c_rs, int64_t c_cs) {
+  if (batch <= 0 || m <= 0 || n <= 0) return;
+  if (k == 0) {
+    // A and B may be empty buffers, so only C is addressed.
+    for (int64_t p = 0; p < batch; ++p)
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < n; ++j) c[p * c_bs + i * c_rs + j * c_cs] = 0.0f;
+    return;
+  }
+  MicroKernel uk = kernel_of(current_isa());
+  // A narrow C (few columns, many rows) wastes most of each nr-wide tile; computing
+  // C^T = B^T A^T instead pads far less (its columns become the micro-kernel's rows).
+  const auto padded = [](int64_t rows, int64_t cols, const MicroKernel& k) {
+    return ceil_div(rows, k.mr) * k.mr * ceil_div(cols, k.nr) * k.nr;
+  };
+  if (n < uk.nr && 5 * padded(n, m, uk) < 4 * padded(m, n, uk)) {
+    return sgemm(batch, n, m, k, {b.data, b.bs, b.cs, b.rs}, {a.data, a.bs, a.cs, a.rs}, c, c_bs,
+                 c_cs, c_rs);
+  }
+  // Equal passes over k (784 = 4 x 196, not 3 x 256 + 16): a shallow last pass would pay the C
+  // tile's load and store for little work.
+  uk.kc = ceil_div(k, ceil_div(k, uk.kc));
+  const Problem pr{m, n, k, a, b, c, c_bs, c_rs, c_cs};
+  const int threads = num_threads();
+  // In the pool's cost units (one simple operation on one element): the micro-kernel does about
+  // 16 flops in that time. Saturates instead of overflowing.
+  const int64_t cost = static_cast<int64_t>(std::min(9e18, 2.0 * batch * m * n * k / 16));
+  const int64_t nblocks = ceil_div(n, uk.nc);
+  if (threads == 1 || cost < kMinParallelCost || batch * nblocks >= 2 * threads) {
+    // Tasks of whole column blocks, each packing its own B block: B is packed once in all.
+    parallel_for(batch * nblocks, cost, [&](int64_t t) {
+      const int64_t j0 = t % nblocks * uk.nc;
+      gemm_block(uk, pr, t / nblocks, 0, m, j0, std::min(uk.nc, n - j0), nullptr);
+    });
+    return;
+  }
+  // Few batch elements for the threads: per element, the threads first pack all of B together,
+  // then share its rows (and columns if rows are few). Blocks only choose who computes a tile,
+  // never the order of its sums, so results do not depend on the thread count.
+  const int64_t target = 4 * threads;
+  const int64_t panels = ceil_div(m, uk.mr);
+  int64_t nsplit = nblocks;
+  while (panels * nsplit < target && ceil_div(n, nsplit) > uk.nr) ++nsplit;
+  const int64_t mc = std::max<int64_t>(1, panels * nsplit / target) * uk.mr;
+  const int64_t nc = ceil_div(ceil_div(n, nsplit), uk.nr) * uk.nr;
+  const int64_t mblocks = ceil_div(m, mc);
+  nsplit = ceil_div(n, nc);
+  const int64_t n_pad = ceil_div(n, uk.nr) * uk.nr;
+  float* packed = scratch(1, static_cast<size_t>(k * n_pad));
+  const int64_t passes = ceil_div(k, uk.kc);
+  const int64_t groups = ceil_div(n_pad, kPackColumns);
+  for (int64_t p = 0; p < batch; ++p) {
+    parallel_for(passes * groups, std::min(cost, k * n), [&](int64_t t) {
+      const int64_t l0 = t / groups * uk.kc, j0 = t % groups * kPackColumns;
+      const int64_t kc = std::min(uk.kc, k - l0);
+      pack_b(b.data + p * b.bs + l0 * b.rs + j0 * b.cs, b.rs, b.cs, kc,
+             std::min(kPackColumns, n - j0), uk.nr, packed + l0 * n_pad + j0 * kc);
+    });
+    parallel_for(mblocks * nsplit, cost / batch, [&](int64_t t) {
+      const int64_t i0 = t / nsplit * mc, j0 = t % nsplit * nc;
+      gemm_block(uk, pr, p, i0, std::min(mc, m - i0), j0, std::min(nc, n - j0), packed);
+    });
+  }
+}
+
+}  // namespace metalgrad::cpu
