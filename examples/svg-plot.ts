@@ -45,12 +45,17 @@ export function lineChartSvg(series: Series[], options: LineChartOptions): strin
   const plotH = height - margin.top - margin.bottom;
   const xs = all.map((p) => p[0]);
   const ys = all.map((p) => p[1]);
-  let [x0, x1] = [Math.min(...xs), Math.max(...xs)];
+  // Both axes start at zero (or below, for negative data); the y axis ends at a tick above the data.
+  let [x0, x1] = [Math.min(0, ...xs), Math.max(...xs)];
   let [y0, y1] = [Math.min(0, ...ys), Math.max(...ys)];
   if (x1 === x0) [x0, x1] = [x0 - 1, x1 + 1];
   if (y1 === y0) [y0, y1] = [y0 - 1, y1 + 1];
-  const yTicks = niceTicks(y0, y1);
-  y1 = Math.max(y1, yTicks[yTicks.length - 1]);
+  let yTicks = niceTicks(y0, y1);
+  if (yTicks[yTicks.length - 1] < y1 && yTicks.length > 1) {
+    const step = yTicks[1] - yTicks[0];
+    y1 = yTicks[yTicks.length - 1] + step;
+    yTicks = [...yTicks, Number(y1.toPrecision(12))];
+  }
   const xTicks = niceTicks(x0, x1);
   const sx = (x: number): number => margin.left + ((x - x0) / (x1 - x0)) * plotW;
   const sy = (y: number): number => margin.top + plotH - ((y - y0) / (y1 - y0)) * plotH;
