@@ -396,6 +396,7 @@ const USAGE = `Usage: npm run example:fashion-mnist -- [options]
   --epochs N         passes over the training set (default 3)
   --batch-size N     examples per step (default 128)
   --limit N          train on the first N training images (default: all for the MLP, 10000 for the CNN)
+  --cnn-limit N      the CNN's training subset when --limit is not given (default 10000)
   --test-limit N     test on the first N test images (default all)
   --lr X             Adam's learning rate (default 0.001 for the MLP, 0.003 for the CNN)
   --seed N           PRNG seed (default 0)
@@ -410,6 +411,7 @@ export function parseCommandLine(argv: string[]): FashionMnistOptions | 'help' {
     'batch-size': { type: 'string' },
     limit: { type: 'string' },
     'test-limit': { type: 'string' },
+    'cnn-limit': { type: 'string' },
     lr: { type: 'string' },
     seed: { type: 'string' },
     plot: { type: 'string' },
@@ -435,6 +437,7 @@ export function parseCommandLine(argv: string[]): FashionMnistOptions | 'help' {
     batchSize: number('batch-size', values['batch-size']),
     limit: number('limit', values.limit),
     testLimit: number('test-limit', values['test-limit']),
+    cnnLimit: number('cnn-limit', values['cnn-limit']),
     learningRate: number('lr', values.lr),
     seed: number('seed', values.seed),
     plot: values.plot,

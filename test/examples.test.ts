@@ -99,7 +99,7 @@ describe('examples', () => {
     expect(() => fashionMnist({ model: 'resnet' as 'mlp', log: () => {} })).toThrow("option `model` should be 'mlp', 'cnn' or 'both', received \"resnet\"");
     expect(() => fashionMnist({ epochs: 0, log: () => {} })).toThrow('option `epochs` should be a positive integer, received 0');
     expect(parseCommandLine(['--model', 'cnn', '--epochs', '2', '--batch-size', '32', '--lr', '0.01', '--plot', 'a.svg'])).toEqual({
-      data: undefined, model: 'cnn', epochs: 2, batchSize: 32, limit: undefined, testLimit: undefined, learningRate: 0.01, seed: undefined, plot: 'a.svg',
+      data: undefined, model: 'cnn', epochs: 2, batchSize: 32, limit: undefined, testLimit: undefined, cnnLimit: undefined, learningRate: 0.01, seed: undefined, plot: 'a.svg',
     });
     expect(parseCommandLine(['-h'])).toBe('help');
     expect(() => parseCommandLine(['--epochs', 'many'])).toThrow("fashion-mnist: --epochs should be a number, received 'many'");
