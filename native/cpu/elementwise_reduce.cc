@@ -8,7 +8,8 @@
 // - columns: the innermost dim is kept. Outputs are taken kTile at a time along it; for every
 //   reduced index a run of the block is computed and folded into a tile of accumulators, so loads
 //   stay contiguous (e.g. a bias gradient, the sum over a batch axis).
-// Float sums and products accumulate in double, so the result does not depend on the loop order.
+// Float sums and products accumulate in double. Threads split the outputs (or blocks of them); each
+// output is folded by one task in a fixed order, so results do not depend on the thread count.
 #include <algorithm>
 #include <array>
 #include <limits>
@@ -19,6 +20,7 @@
 #include "executors.h"
 #include "kernels.h"
 #include "scalar.h"
+#include "threadpool.h"
 #include "tile_io.h"
 
 namespace metalgrad::cpu {
@@ -123,68 +125,75 @@ struct Fold {
   }
 };
 
-class Runner {
+// What every task of one step shares: operands, the kept/reduced split, and the output.
+class Layout {
  public:
-  Runner(const ElementwiseReduceStep& st, const double* consts, const BufferDesc* bufs) : st_(st), ew_(st.ew) {
-    nin_ = static_cast<int>(ew_.inputs.size());
-    nops_ = nin_ + static_cast<int>(ew_.outputs.size());
+  Layout(const ElementwiseReduceStep& st, const BufferDesc* bufs) : st(st), ew(st.ew) {
+    nin = static_cast<int>(ew.inputs.size());
+    nops = nin + static_cast<int>(ew.outputs.size());
     std::vector<const int64_t*> strides;
-    for (const auto& in : ew_.inputs) {
+    for (const auto& in : ew.inputs) {
       strides.push_back(in.view.strides);
-      bases_.push_back(base_of(in.view, in.dtype, bufs));
-      dtypes_.push_back(in.dtype);
+      bases.push_back(base_of(in.view, in.dtype, bufs));
+      dtypes.push_back(in.dtype);
     }
-    for (const auto& out : ew_.outputs) {
+    for (const auto& out : ew.outputs) {
       strides.push_back(out.view.strides);
-      bases_.push_back(base_of(out.view, out.dtype, bufs));
-      dtypes_.push_back(out.dtype);
+      bases.push_back(base_of(out.view, out.dtype, bufs));
+      dtypes.push_back(out.dtype);
     }
     // Output strides of the reduction (contiguous over the kept dims) ride along as one more operand.
     int64_t out_strides[kMaxDims] = {};
-    for (int d = ew_.shape.ndim - 1, s = 1; d >= 0; --d) {
+    for (int d = ew.shape.ndim - 1, s = 1; d >= 0; --d) {
       if (st.reduced[d]) continue;
       out_strides[d] = s;
-      s *= static_cast<int>(ew_.shape.dims[d]);
+      s *= static_cast<int>(ew.shape.dims[d]);
     }
     strides.push_back(out_strides);
     int last_live = -1;
-    for (int d = 0; d < ew_.shape.ndim; ++d) {
-      if (ew_.shape.dims[d] == 1) continue;
-      add_dim(st.reduced[d] ? red_ : kept_, ew_.shape.dims[d], strides, d);
+    for (int d = 0; d < ew.shape.ndim; ++d) {
+      if (ew.shape.dims[d] == 1) continue;
+      add_dim(st.reduced[d] ? red : kept, ew.shape.dims[d], strides, d);
       last_live = d;
     }
-    columns_ = last_live >= 0 && !st.reduced[last_live];
+    columns = last_live >= 0 && !st.reduced[last_live];
     // A part with no live dims iterates once.
-    for (Part* p : {&kept_, &red_}) {
+    for (Part* p : {&kept, &red}) {
       if (p->ndim > 0) continue;
       p->ndim = 1;
       p->dims[0] = 1;
       p->strides.assign(strides.size(), {});
     }
-    out_ = static_cast<char*>(bufs[st.out_buf].data) + st.out_offset * static_cast<int64_t>(dtype_size(st.dtype));
-    const int64_t ntiles = ew_.nregs + (columns_ ? 2 : 0);  // + a double accumulator tile
-    regs_.reset(static_cast<char*>(::operator new(static_cast<size_t>(ntiles) * kTile * 4, std::align_val_t(64))));
-    bind(consts);
+    out = static_cast<char*>(bufs[st.out_buf].data) + st.out_offset * static_cast<int64_t>(dtype_size(st.dtype));
+    total_red = 1;
+    for (int d = 0; d < red.ndim; ++d) total_red *= red.dims[d];
   }
 
-  void run() {
-    switch (st_.op) {
-      case ReduceOp::sum: return by_kind<ReduceOp::sum>();
-      case ReduceOp::prod: return by_kind<ReduceOp::prod>();
-      case ReduceOp::max: return by_kind<ReduceOp::max>();
-      case ReduceOp::min: return by_kind<ReduceOp::min>();
-    }
-  }
-
- private:
   static char* base_of(const View& v, DType dtype, const BufferDesc* bufs) {
     return static_cast<char*>(bufs[v.buf].data) + v.offset * static_cast<int64_t>(dtype_size(dtype));
   }
 
-  char* reg(int32_t r) const { return regs_.get() + static_cast<int64_t>(r) * kTile * 4; }
+  const ElementwiseReduceStep& st;
+  const ElementwiseStep& ew;
+  int nin = 0, nops = 0;
+  std::vector<char*> bases;
+  std::vector<DType> dtypes;
+  Part kept, red;
+  bool columns = false;
+  char* out = nullptr;
+  int64_t total_red = 1;
+};
 
-  void bind(const double* consts) {
-    for (const Instr& in : ew_.instrs) {
+// One task's register tiles and bound instructions; runs a range of outputs (rows order) or of
+// (kept row, block) pairs (columns order).
+template <class F>
+class Worker {
+ public:
+  Worker(const Layout& l, const double* consts)
+      : l_(l), nall_(l.nops + 1), step_(nall_), off_(nall_), at_(nall_), scratch_(nall_) {
+    const int64_t ntiles = l.ew.nregs + 2;  // + a tile of double accumulators (columns order)
+    regs_.reset(static_cast<char*>(::operator new(static_cast<size_t>(ntiles) * kTile * 4, std::align_val_t(64))));
+    for (const Instr& in : l.ew.instrs) {
       const OpForm form = op_info(in.op).form;
       BoundInstr b;
       b.fn = instr_kernel(in.op, in.kind, form == OpForm::convert ? static_cast<DType>(in.b) : in.kind);
@@ -197,102 +206,130 @@ class Runner {
     }
   }
 
-  // Runs the program on n elements: operand op's elements start at off[op] with stride step[op].
-  void compute(const int64_t* off, const int64_t* step, int64_t n) {
-    for (int i = 0; i < nin_; ++i) {
-      load_any(dtypes_[i], reg(i), bases_[i] + off[i] * static_cast<int64_t>(dtype_size(dtypes_[i])), step[i], n);
+  // Outputs [o0, o1) in rows order: each folds its reduced space along the innermost reduced dim.
+  void rows(int64_t o0, int64_t o1) {
+    const Part& kept = l_.kept;
+    const Part& red = l_.red;
+    const int rin = red.ndim - 1;
+    for (int op = 0; op < nall_; ++op) step_[op] = red.strides[op][rin];
+    const auto* vals = reinterpret_cast<const typename F::T*>(reg(l_.st.reg));
+    for (int64_t o = o0; o < o1; ++o) {
+      kept_offsets(o, kept.ndim);
+      typename F::A acc = F::identity();
+      if (l_.total_red > 0) {
+        for_each_row(red, nall_, off_.data(), scratch_.data(), [&](const int64_t* start) {
+          for (int64_t j = 0; j < red.dims[rin]; j += kTile) {
+            const int64_t n = std::min(kTile, red.dims[rin] - j);
+            for (int op = 0; op < nall_; ++op) at_[op] = start[op] + j * step_[op];
+            compute(at_.data(), n);
+            for (int64_t i = 0; i < n; ++i) acc = F::combine(acc, vals[i]);
+          }
+        });
+      }
+      F::store(l_.out, off_[l_.nops], acc);
+    }
+  }
+
+  // Blocks [b0, b1) in columns order: block b is kTile outputs of kept row b / nblocks along the
+  // innermost kept dim, folded with every reduced index as one run.
+  void columns(int64_t b0, int64_t b1, int64_t nblocks, const Part& all_red) {
+    const Part& kept = l_.kept;
+    const int kin = kept.ndim - 1;
+    for (int op = 0; op < nall_; ++op) step_[op] = kept.strides[op][kin];
+    const auto* vals = reinterpret_cast<const typename F::T*>(reg(l_.st.reg));
+    auto* acc = reinterpret_cast<typename F::A*>(reg(l_.ew.nregs));
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t row = b / nblocks, k = (b % nblocks) * kTile;
+      const int64_t n = std::min(kTile, kept.dims[kin] - k);
+      kept_offsets(row, kin);
+      for (int op = 0; op < nall_; ++op) off_[op] += k * step_[op];
+      std::fill(acc, acc + n, F::identity());
+      if (l_.total_red > 0) {
+        for_each_row(all_red, nall_, off_.data(), scratch_.data(), [&](const int64_t* at) {
+          compute(at, n);
+          for (int64_t i = 0; i < n; ++i) acc[i] = F::combine(acc[i], vals[i]);
+        });
+      }
+      for (int64_t i = 0; i < n; ++i) F::store(l_.out, off_[l_.nops] + i, acc[i]);
+    }
+  }
+
+ private:
+  char* reg(int32_t r) const { return regs_.get() + static_cast<int64_t>(r) * kTile * 4; }
+
+  // off_ = every operand's offset of flat index `flat` over the first `ndim` kept dims.
+  void kept_offsets(int64_t flat, int ndim) {
+    std::fill(off_.begin(), off_.end(), 0);
+    for (int d = ndim - 1; d >= 0; --d) {
+      const int64_t i = flat % l_.kept.dims[d];
+      flat /= l_.kept.dims[d];
+      for (int op = 0; op < nall_; ++op) off_[op] += i * l_.kept.strides[op][d];
+    }
+  }
+
+  // Runs the program on n elements: operand op's elements start at off[op] with stride step_[op].
+  void compute(const int64_t* off, int64_t n) {
+    for (int i = 0; i < l_.nin; ++i) {
+      const DType dt = l_.dtypes[i];
+      load_any(dt, reg(i), l_.bases[i] + off[i] * static_cast<int64_t>(dtype_size(dt)), step_[i], n);
     }
     for (const BoundInstr& b : bound_) b.fn(b, n);
-    for (int o = nin_; o < nops_; ++o) {
-      const DType dt = dtypes_[o];
-      store_any(dt, bases_[o] + off[o] * static_cast<int64_t>(dtype_size(dt)), reg(ew_.outputs[o - nin_].reg), step[o], n);
+    for (int o = l_.nin; o < l_.nops; ++o) {
+      const DType dt = l_.dtypes[o];
+      store_any(dt, l_.bases[o] + off[o] * static_cast<int64_t>(dtype_size(dt)), reg(l_.ew.outputs[o - l_.nin].reg), step_[o], n);
     }
   }
 
-  template <ReduceOp Op>
-  void by_kind() {
-    switch (st_.dtype) {
-      case DType::f32: return loop<Fold<Op, DType::f32>>();
-      case DType::i32: return loop<Fold<Op, DType::i32>>();
-      case DType::u32: return loop<Fold<Op, DType::u32>>();
-      case DType::boolean:
-        if constexpr (Op == ReduceOp::max || Op == ReduceOp::min) loop<Fold<Op, DType::boolean>>();
-        return;
-    }
-  }
-
-  template <class F>
-  void loop() {
-    const int nall = nops_ + 1;  // + the reduction output
-    const int out_op = nops_;
-    std::vector<int64_t> zero(nall, 0), step(nall), off(nall), at(nall), scratch1(nall), scratch2(nall);
-    const int64_t total_red = [&] {
-      int64_t t = 1;
-      for (int d = 0; d < red_.ndim; ++d) t *= red_.dims[d];
-      return t;
-    }();
-    const auto* vals = reinterpret_cast<const typename F::T*>(reg(st_.reg));
-    if (!columns_) {
-      // Rows: one accumulator per output, the reduced space walked along its innermost dim.
-      const int rin = red_.ndim - 1;
-      for (int op = 0; op < nall; ++op) step[op] = red_.strides[op][rin];
-      const int kin = kept_.ndim - 1;
-      for_each_row(kept_, nall, zero.data(), scratch1.data(), [&](const int64_t* row) {
-        for (int64_t k = 0; k < kept_.dims[kin]; ++k) {
-          for (int op = 0; op < nall; ++op) off[op] = row[op] + k * kept_.strides[op][kin];
-          typename F::A acc = F::identity();
-          if (total_red > 0) {
-            for_each_row(red_, nall, off.data(), scratch2.data(), [&](const int64_t* start) {
-              for (int64_t j = 0; j < red_.dims[rin]; j += kTile) {
-                const int64_t n = std::min(kTile, red_.dims[rin] - j);
-                for (int op = 0; op < nall; ++op) at[op] = start[op] + j * step[op];
-                compute(at.data(), step.data(), n);
-                for (int64_t i = 0; i < n; ++i) acc = F::combine(acc, vals[i]);
-              }
-            });
-          }
-          F::store(out_, off[out_op], acc);
-        }
-      });
-      return;
-    }
-    // Columns: kTile outputs along the innermost kept dim share a tile of accumulators.
-    const int kin = kept_.ndim - 1;
-    for (int op = 0; op < nall; ++op) step[op] = kept_.strides[op][kin];
-    auto* acc = reinterpret_cast<typename F::A*>(reg(ew_.nregs));
-    // Every reduced index, the innermost reduced dim included, is one run of the block: walk the
-    // reduced dims as the outer dims of a part whose last dim is a single step.
-    Part all = red_;
-    all.dims[all.ndim] = 1;
-    for (int op = 0; op < nall; ++op) all.strides[op][all.ndim] = 0;
-    ++all.ndim;
-    for_each_row(kept_, nall, zero.data(), scratch1.data(), [&](const int64_t* row) {
-      for (int64_t k = 0; k < kept_.dims[kin]; k += kTile) {
-        const int64_t n = std::min(kTile, kept_.dims[kin] - k);
-        std::fill(acc, acc + n, F::identity());
-        for (int op = 0; op < nall; ++op) off[op] = row[op] + k * step[op];
-        if (total_red > 0) {
-          for_each_row(all, nall, off.data(), scratch2.data(), [&](const int64_t* at) {
-            compute(at, step.data(), n);
-            for (int64_t i = 0; i < n; ++i) acc[i] = F::combine(acc[i], vals[i]);
-          });
-        }
-        for (int64_t i = 0; i < n; ++i) F::store(out_, off[out_op] + i, acc[i]);
-      }
-    });
-  }
-
-  const ElementwiseReduceStep& st_;
-  const ElementwiseStep& ew_;
-  int nin_ = 0, nops_ = 0;
-  std::vector<char*> bases_;
-  std::vector<DType> dtypes_;
-  Part kept_, red_;
-  bool columns_ = false;
-  char* out_ = nullptr;
+  const Layout& l_;
+  int nall_;
+  std::vector<int64_t> step_, off_, at_, scratch_;
   std::unique_ptr<char, AlignedFree> regs_;
   std::vector<BoundInstr> bound_;
 };
+
+// Splits the outputs among threads: each output is folded by one task, in a fixed order, so the
+// result does not depend on the thread count.
+template <class F>
+void run_folded(const Layout& l, const double* consts) {
+  const int64_t cost = l.ew.shape.numel * static_cast<int64_t>(l.nops + 1 + l.ew.instrs.size());
+  const int64_t tasks_wanted = 4 * static_cast<int64_t>(num_threads());
+  if (!l.columns) {
+    int64_t outputs = 1;
+    for (int d = 0; d < l.kept.ndim; ++d) outputs *= l.kept.dims[d];
+    const int64_t per = std::max<int64_t>(1, (outputs + tasks_wanted - 1) / tasks_wanted);
+    parallel_for((outputs + per - 1) / per, cost, [&](int64_t t) {
+      Worker<F>(l, consts).rows(t * per, std::min(outputs, (t + 1) * per));
+    });
+    return;
+  }
+  const int kin = l.kept.ndim - 1;
+  int64_t rows = 1;
+  for (int d = 0; d < kin; ++d) rows *= l.kept.dims[d];
+  const int64_t nblocks = (l.kept.dims[kin] + kTile - 1) / kTile;
+  const int64_t blocks = rows * nblocks;
+  // Every reduced index, the innermost reduced dim included, is one run of a block: walk the
+  // reduced dims as the outer dims of a part whose last dim is a single step.
+  Part all_red = l.red;
+  all_red.dims[all_red.ndim] = 1;
+  for (auto& s : all_red.strides) s[all_red.ndim] = 0;
+  ++all_red.ndim;
+  const int64_t per = std::max<int64_t>(1, (blocks + tasks_wanted - 1) / tasks_wanted);
+  parallel_for((blocks + per - 1) / per, cost, [&](int64_t t) {
+    Worker<F>(l, consts).columns(t * per, std::min(blocks, (t + 1) * per), nblocks, all_red);
+  });
+}
+
+template <ReduceOp Op>
+void run_op(const Layout& l, const double* consts) {
+  switch (l.st.dtype) {
+    case DType::f32: return run_folded<Fold<Op, DType::f32>>(l, consts);
+    case DType::i32: return run_folded<Fold<Op, DType::i32>>(l, consts);
+    case DType::u32: return run_folded<Fold<Op, DType::u32>>(l, consts);
+    case DType::boolean:
+      if constexpr (Op == ReduceOp::max || Op == ReduceOp::min) run_folded<Fold<Op, DType::boolean>>(l, consts);
+      return;
+  }
+}
 
 }  // namespace
 
@@ -302,7 +339,13 @@ void run_elementwise_reduce(const ElementwiseReduceStep& st, const double* const
     if (!st.reduced[d]) out_count *= st.ew.shape.dims[d];
   }
   if (out_count == 0) return;
-  Runner(st, consts, bufs).run();
+  const Layout layout(st, bufs);
+  switch (st.op) {
+    case ReduceOp::sum: return run_op<ReduceOp::sum>(layout, consts);
+    case ReduceOp::prod: return run_op<ReduceOp::prod>(layout, consts);
+    case ReduceOp::max: return run_op<ReduceOp::max>(layout, consts);
+    case ReduceOp::min: return run_op<ReduceOp::min>(layout, consts);
+  }
 }
 
 }  // namespace metalgrad::cpu

@@ -7,6 +7,7 @@
 
 #include "builder.h"
 #include "harness.h"
+#include "threadpool.h"
 
 using namespace testing;
 
@@ -164,4 +165,31 @@ TEST(elementwise_reduce_validation) {
   CHECK_THROWS(bad(ew_reduce(square({2, 3, 4}), 0, 1, {0}, 3)), "reduce output view has dtype float32 but buffer 3 holds int32");
   Elementwise eb{{4}, {{0, 0, 0, {1}}}, {}, 3, {{ScalarOp::lt, 0, 1, 0, 0}, {ScalarOp::lt, 0, 2, 0, 0}}};
   CHECK_THROWS(bad(ew_reduce(eb, 0, 1, {0}, 2)), "sum/prod is not defined on bool");
+}
+
+TEST(elementwise_reduce_results_do_not_depend_on_thread_count) {
+  // sum over rows and over columns of exp(x * 0.01) on [400, 700]: big enough to be shared, with
+  // every output folded by one task in a fixed order.
+  const int32_t rows = 400, cols = 700;
+  std::vector<float> x(size_t(rows) * cols);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(i % 101) - 50.0f;
+  const auto s = contiguous({rows, cols});
+  Elementwise ew{{rows, cols}, {{0, 0, 0, s}}, {}, 3, {{ScalarOp::const_, 0, 1, 0}, {ScalarOp::mul, 0, 2, 0, 1}, {ScalarOp::exp, 0, 1, 2}}};
+  const int before = metalgrad::cpu::num_threads();
+  std::vector<std::vector<float>> by_rows, by_cols;
+  for (int threads : {1, 2, 3}) {
+    metalgrad::cpu::set_num_threads(threads);
+    std::vector<float> r(rows), c(cols);
+    run(Program().step(9, ew_reduce(ew, 0, 1, {1}, 1)).step(9, ew_reduce(ew, 0, 1, {0}, 2)), {desc(x), desc(r), desc(c)}, {0.01});
+    by_rows.push_back(r);
+    by_cols.push_back(c);
+  }
+  metalgrad::cpu::set_num_threads(before);
+  double want = 0;
+  for (int32_t j = 0; j < cols; ++j) want += std::exp(double(x[j]) * 0.01);
+  CHECK_NEAR(by_rows[0][0], want, 1e-3);
+  for (int t = 1; t < 3; ++t) {
+    CHECK(by_rows[t] == by_rows[0]);
+    CHECK(by_cols[t] == by_cols[0]);
+  }
 }
