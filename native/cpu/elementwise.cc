@@ -67,8 +67,39 @@ void store_bool_run(uint8_t* dst, const uint32_t* src, int64_t stride, int64_t n
 struct TileRuns {
   int n = 0;
   int nops = 0;
-  std::vector<int64_t> pos, len, off;
+  int64_t* pos = nullptr;
+  int64_t* len = nullptr;
+  int64_t* off = nullptr;
 };
+
+// Per-thread scratch reused by every step: register tiles and tile runs grow to the largest step
+// seen and are never cleared (every slot is written before it is read), so a small step allocates
+// and zeroes nothing.
+struct Scratch {
+  std::unique_ptr<char, AlignedFree> regs;
+  size_t regs_bytes = 0;
+  std::vector<int64_t> runs;
+
+  char* registers(size_t bytes) {
+    if (bytes > regs_bytes) {
+      regs.reset(static_cast<char*>(::operator new(bytes, std::align_val_t(64))));
+      regs_bytes = bytes;
+    }
+    return regs.get();
+  }
+  // pos, len (max_runs each) and off (max_runs * nops).
+  TileRuns tile_runs(int64_t max_runs, int nops) {
+    const size_t need = static_cast<size_t>(max_runs) * (2 + static_cast<size_t>(nops));
+    if (runs.size() < need) runs.resize(need);
+    TileRuns t;
+    t.nops = nops;
+    t.pos = runs.data();
+    t.len = t.pos + max_runs;
+    t.off = t.len + max_runs;
+    return t;
+  }
+};
+thread_local Scratch scratch;
 
 // Calls f(element offset, tile slot, length) for maximal groups of consecutive runs that continue
 // each other in operand op's memory (e.g. a contiguous operand beside a broadcast one), so each
@@ -172,17 +203,12 @@ void run_range(const StepContext& ctx, int64_t start, int64_t end) {
   const int nops = nin + static_cast<int>(step.outputs.size());
   const int inner = layout.ndim - 1;
 
-  std::unique_ptr<char, AlignedFree> regs(static_cast<char*>(
-      ::operator new(static_cast<size_t>(step.nregs) * kTile * 4, std::align_val_t(64))));
-  auto reg = [&](int32_t r) { return regs.get() + static_cast<int64_t>(r) * kTile * 4; };
-  const std::vector<BoundInstr> bound = bind_instrs(step, regs.get(), ctx.consts);
+  char* regs = scratch.registers(static_cast<size_t>(std::max<int32_t>(step.nregs, 1)) * kTile * 4);
+  auto reg = [&](int32_t r) { return regs + static_cast<int64_t>(r) * kTile * 4; };
+  const std::vector<BoundInstr> bound = bind_instrs(step, regs, ctx.consts);
 
   // A tile is up to kTile consecutive elements, made of runs along the innermost dim.
-  TileRuns runs;
-  runs.nops = nops;
-  runs.pos.resize(kTile + 1);
-  runs.len.resize(kTile + 1);
-  runs.off.resize(static_cast<size_t>(kTile + 1) * nops);
+  TileRuns runs = scratch.tile_runs(std::min(kTile, end - start) + 1, nops);
   RowWalker walker(layout, start);
   int64_t remaining = end - start;
   while (remaining > 0) {
@@ -217,8 +243,11 @@ void run_elementwise(const ElementwiseStep& step, const double* consts, const Bu
   const int nin = static_cast<int>(step.inputs.size());
   const int nops = nin + static_cast<int>(step.outputs.size());
 
-  std::vector<const int64_t*> strides;
-  std::vector<char*> bases;
+  // Reused per thread: a small step should not allocate.
+  thread_local std::vector<const int64_t*> strides;
+  thread_local std::vector<char*> bases;
+  strides.clear();
+  bases.clear();
   for (const auto& in : step.inputs) {
     strides.push_back(in.view.strides);
     bases.push_back(view_base(in.view, in.dtype, bufs));
