@@ -27,14 +27,18 @@ interface EagerOp {
 const MAX_CACHED = 4096;
 const cache = new Map<string, EagerOp>();
 
-/** A cache key for params made of numbers, strings, booleans, null and arrays of them; else undefined. */
+/**
+ * A cache key for params made of numbers, strings, booleans, null and arrays of them ('' for none);
+ * undefined for anything else (nested jaxprs of control flow), which is not cached.
+ */
 function paramsKey(params: object): string | undefined {
-  for (const v of Object.values(params)) {
-    if (v !== null && typeof v === 'object' && !(Array.isArray(v) && v.every((e) => e === null || typeof e !== 'object'))) {
-      return undefined;
-    }
+  let empty = true;
+  for (const k in params) {
+    empty = false;
+    const v = (params as Record<string, unknown>)[k];
+    if (v !== null && typeof v === 'object' && !(Array.isArray(v) && v.every((e) => e === null || typeof e !== 'object'))) return undefined;
   }
-  return JSON.stringify(params);
+  return empty ? '' : JSON.stringify(params);
 }
 
 function compileOp<P extends Prim>(backend: Backend, prim: P, inAvals: ShapedArray[], params: Params[P]): EagerOp {
@@ -47,14 +51,13 @@ function compileOp<P extends Prim>(backend: Backend, prim: P, inAvals: ShapedArr
 }
 
 function eagerOp<P extends Prim>(backend: Backend, prim: P, args: ConcreteArray[], params: Params[P]): EagerOp {
-  const inAvals = args.map((a) => a.aval);
   const pk = paramsKey(params);
-  if (pk === undefined) return compileOp(backend, prim, inAvals, params);
-  let key = `${backend.device}|${prim}${pk}`;
-  for (const a of inAvals) key += a.toString();
+  if (pk === undefined) return compileOp(backend, prim, args.map((a) => a.aval), params);
+  let key = `${backend.device}|${prim}|${pk}|`;
+  for (const a of args) key += a.aval.toString();
   let op = cache.get(key);
   if (op === undefined) {
-    op = compileOp(backend, prim, inAvals, params);
+    op = compileOp(backend, prim, args.map((a) => a.aval), params);
     if (cache.size >= MAX_CACHED) cache.clear();
     cache.set(key, op);
   }
