@@ -67,6 +67,8 @@ export abstract class Tracer extends NDArray {
 let evalTraceType: TraceCtor | undefined;
 const stack: MainTrace[] = [];
 let dynamic: MainTrace | undefined;
+/** The one eager trace: it holds no state, so every eager bind shares it. */
+let evalTrace: Trace | undefined;
 
 /** Called once by the eager interpreter module to install the bottom of the stack. */
 export function installEvalTrace(ctor: TraceCtor): void {
@@ -74,6 +76,7 @@ export function installEvalTrace(ctor: TraceCtor): void {
   stack.length = 0;
   stack.push(new MainTrace(0, ctor, null, 'eager evaluation'));
   dynamic = stack[0];
+  evalTrace = new ctor(stack[0]);
 }
 
 function bottom(): MainTrace {
@@ -151,6 +154,8 @@ export function fullLower(x: Value): Value {
 /** Applies primitive `prim` to `args`, interpreted by the innermost transformation involved. */
 export function bind<P extends Prim>(prim: P, args: Value[], params: Params[P]): Value[] {
   const main = findTopMain(args);
+  // Eager evaluation (no transformation involved): the arguments are concrete, nothing to raise or lower.
+  if (main.level === 0 && evalTrace !== undefined) return evalTrace.processPrimitive(prim, args, params);
   const trace = new main.traceType(main);
   const tracers = args.map((a) => fullRaise(trace, a));
   return trace.processPrimitive(prim, tracers, params).map(fullLower);

@@ -52,8 +52,19 @@ export function broadcastAll(fn: string, xs: Value[]): Value[] {
   });
 }
 
+/** Two arrays of one strong dtype and one shape. */
+function sameTypeAndShape(a: unknown, b: unknown): boolean {
+  if (!(a instanceof NDArray) || !(b instanceof NDArray)) return false;
+  const x = a.aval;
+  const y = b.aval;
+  return x === y || (x.dtype === y.dtype && !x.weakType && !y.weakType && shapesEqual(x.shape, y.shape));
+}
+
 /** Promotes and broadcasts the operands of a numpy-style elementwise function. */
 export function prepare(fn: string, args: unknown[], names: string[], minDType?: 'float'): Value[] {
+  if (args.length === 2 && sameTypeAndShape(args[0], args[1]) && (minDType !== 'float' || isFloat((args[0] as Value).dtype))) {
+    return args as Value[]; // the common case: nothing to convert, promote or broadcast
+  }
   let xs = args.map((a, i) => asArray(fn, names[i], a));
   let { dtype } = resultType(xs);
   if (minDType === 'float' && !isFloat(dtype)) dtype = 'float32';
