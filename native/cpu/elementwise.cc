@@ -11,6 +11,7 @@
 #include "kernels.h"
 #include "layout.h"
 #include "threadpool.h"
+#include "tile_io.h"
 
 namespace metalgrad::cpu {
 namespace {
@@ -20,47 +21,6 @@ namespace {
 constexpr int64_t kTile = 512;
 // Smallest share of a step one thread takes.
 constexpr int64_t kMinChunk = 32 * kTile;
-
-struct AlignedFree {
-  void operator()(void* p) const { ::operator delete(p, std::align_val_t(64)); }
-};
-
-template <class T>
-void load_run(T* dst, const T* src, int64_t stride, int64_t n) {
-  if (stride == 1) {
-    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(T));
-  } else if (stride == 0) {
-    std::fill(dst, dst + n, *src);
-  } else {
-    for (int64_t i = 0; i < n; ++i) dst[i] = src[i * stride];
-  }
-}
-
-// Bool buffers hold bytes; any nonzero byte loads as 1.
-void load_bool_run(uint32_t* dst, const uint8_t* src, int64_t stride, int64_t n) {
-  if (stride == 1) {
-    for (int64_t i = 0; i < n; ++i) dst[i] = src[i] != 0;
-  } else {
-    for (int64_t i = 0; i < n; ++i) dst[i] = src[i * stride] != 0;
-  }
-}
-
-template <class T>
-void store_run(T* dst, const T* src, int64_t stride, int64_t n) {
-  if (stride == 1) {
-    std::memcpy(dst, src, static_cast<size_t>(n) * sizeof(T));
-  } else {
-    for (int64_t i = 0; i < n; ++i) dst[i * stride] = src[i];
-  }
-}
-
-void store_bool_run(uint8_t* dst, const uint32_t* src, int64_t stride, int64_t n) {
-  if (stride == 1) {
-    for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<uint8_t>(src[i]);
-  } else {
-    for (int64_t i = 0; i < n; ++i) dst[i * stride] = static_cast<uint8_t>(src[i]);
-  }
-}
 
 // The runs of one tile: run r covers tile slots [pos[r], pos[r] + len[r]) and starts at element
 // off[r * nops + op] of operand op.

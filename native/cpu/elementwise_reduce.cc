@@ -28,10 +28,6 @@ namespace {
 
 constexpr int64_t kTile = 512;
 
-struct AlignedFree {
-  void operator()(void* p) const { ::operator delete(p, std::align_val_t(64)); }
-};
-
 // Live (size > 1) dims split into kept and reduced, merged where every operand is contiguous
 // across neighbours of the same part. strides[op][d] are element strides.
 struct Part {

@@ -4,10 +4,16 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <new>
 
 #include "dtype.h"
 
 namespace metalgrad::cpu {
+
+// Deleter of tile memory allocated with `::operator new(bytes, std::align_val_t(64))`.
+struct AlignedFree {
+  void operator()(void* p) const { ::operator delete(p, std::align_val_t(64)); }
+};
 
 template <class T>
 void load_run(T* dst, const T* src, int64_t stride, int64_t n) {
