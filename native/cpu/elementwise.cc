@@ -131,25 +131,63 @@ char* view_base(const View& v, DType dtype, const BufferDesc* bufs) {
   return static_cast<char*>(bufs[v.buf].data) + v.offset * static_cast<int64_t>(dtype_size(dtype));
 }
 
+// Binds each instruction to its kernel and tile registers. A binary op or comparison reading a
+// register that holds a constant gets a kernel taking the constant as an immediate where one exists,
+// and a const instruction whose register is then never read is dropped, so chains like x*1.5+2 do
+// not refill constant tiles on every tile.
 std::vector<BoundInstr> bind_instrs(const ElementwiseStep& step, char* regs, const double* consts) {
   auto reg = [&](int32_t r) { return regs + static_cast<int64_t>(r) * kTile * 4; };
-  std::vector<BoundInstr> bound;
-  bound.reserve(step.instrs.size());
-  for (const Instr& in : step.instrs) {
+  const size_t n = step.instrs.size();
+  std::vector<BoundInstr> bound(n);
+  std::vector<int> writer(static_cast<size_t>(step.nregs), -1);  // last instruction to write each register
+  std::vector<bool> needed(n, false);
+  auto use = [&](int32_t r) {
+    if (writer[r] >= 0) needed[writer[r]] = true;
+    return reg(r);
+  };
+  auto const_writer = [&](int32_t r) {
+    const int w = writer[r];
+    return w >= 0 && step.instrs[w].op == ScalarOp::const_ ? w : -1;
+  };
+  for (size_t i = 0; i < n; ++i) {
+    const Instr& in = step.instrs[i];
     const OpForm form = op_info(in.op).form;
-    BoundInstr b;
+    BoundInstr& b = bound[i];
     b.fn = instr_kernel(in.op, in.kind, form == OpForm::convert ? static_cast<DType>(in.b) : in.kind);
     b.dst = reg(in.dst);
     if (form == OpForm::constant) {
       b.imm = const_bits(in.kind, consts[in.a]);
+    } else if (form == OpForm::binary || form == OpForm::compare) {
+      const int ca = const_writer(in.a), cb = const_writer(in.b);
+      InstrKernel k = nullptr;
+      if (cb >= 0 && (k = const_operand_kernel(in.op, in.kind, 1)) != nullptr) {
+        b.fn = k;
+        b.a = use(in.a);
+        b.imm = bound[cb].imm;
+      } else if (ca >= 0 && (k = const_operand_kernel(in.op, in.kind, 0)) != nullptr) {
+        b.fn = k;
+        b.b = use(in.b);
+        b.imm = bound[ca].imm;
+      } else {
+        b.a = use(in.a);
+        b.b = use(in.b);
+      }
     } else {
-      b.a = reg(in.a);
+      b.a = use(in.a);
+      if (form == OpForm::select) {
+        b.b = use(in.b);
+        b.c = use(in.c);
+      }
     }
-    if (form == OpForm::binary || form == OpForm::compare || form == OpForm::select) b.b = reg(in.b);
-    if (form == OpForm::select) b.c = reg(in.c);
-    bound.push_back(b);
+    writer[in.dst] = static_cast<int>(i);
   }
-  return bound;
+  for (const ElementwiseOutput& out : step.outputs) use(out.reg);
+  std::vector<BoundInstr> kept;
+  kept.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (step.instrs[i].op != ScalarOp::const_ || needed[i]) kept.push_back(bound[i]);
+  }
+  return kept;
 }
 
 }  // namespace

@@ -158,6 +158,11 @@ InstrKernel instr_kernel(ScalarOp op, DType kind, DType src) {
   return nullptr;
 }
 
+InstrKernel const_operand_kernel(ScalarOp op, DType kind, int operand) {
+  if (kind != DType::f32 || !(op_info(op).kinds & kind_bit(kind))) return nullptr;
+  return vecmath::f32_kernel_const_operand(vecmath::active_isa(), op, operand);
+}
+
 uint32_t const_bits(DType kind, double x) {
   switch (kind) {
     case DType::f32: {

@@ -105,4 +105,10 @@ InstrKernel f32_kernel(Isa isa, ScalarOp op) {
   return t ? t->f32[static_cast<int>(op)] : nullptr;
 }
 
+InstrKernel f32_kernel_const_operand(Isa isa, ScalarOp op, int operand) {
+  const IsaKernels* t = isa_supported(isa) ? table_of(isa) : nullptr;
+  if (t == nullptr) return nullptr;
+  return (operand == 0 ? t->f32_scalar_a : t->f32_scalar_b)[static_cast<int>(op)];
+}
+
 }  // namespace metalgrad::cpu::vecmath

@@ -35,9 +35,15 @@ std::string cpu_features();
 // stay within a few ulp of libm (native/tests/test_vecmath.cc states the bounds).
 InstrKernel f32_kernel(Isa isa, ScalarOp op);
 
-// The per-instruction-set tables (nullptr where not compiled in); used by f32_kernel.
+// The f32 kernel of binary or compare op `op` whose operand a (operand 0) or b (operand 1) is the
+// constant whose bits are in BoundInstr::imm, the other operand a register; nullptr if none.
+InstrKernel f32_kernel_const_operand(Isa isa, ScalarOp op, int operand);
+
+// The per-instruction-set tables (nullptr where not compiled in); used by the functions above.
 struct IsaKernels {
   InstrKernel f32[kNumScalarOps];
+  InstrKernel f32_scalar_a[kNumScalarOps];  // a is the constant in BoundInstr::imm, b a register
+  InstrKernel f32_scalar_b[kNumScalarOps];  // b is the constant
 };
 const IsaKernels* generic_kernels();
 const IsaKernels* sse2_kernels();

@@ -336,6 +336,39 @@ MG_VM_TARGET void binary_kernel(const BoundInstr& in, int64_t n) {
   }
 }
 
+template <class V, class Op, bool kScalarA>
+MG_VM_INLINE typename V::F run_with_const(typename V::F x, typename V::F c) {
+  if constexpr (kScalarA) return Op::template run<V>(c, x);
+  else return Op::template run<V>(x, c);
+}
+
+// One operand is a constant (bits in in.imm) instead of a register: a is when kScalarA, else b.
+template <class V, class Op, bool kScalarA>
+MG_VM_TARGET void binary_scalar_kernel(const BoundInstr& in, int64_t n) {
+  auto* d = static_cast<float*>(in.dst);
+  const auto* v = static_cast<const float*>(kScalarA ? in.b : in.a);
+  float c;
+  std::memcpy(&c, &in.imm, 4);
+  const typename V::F cv = V::set(c);
+  int64_t i = 0;
+  for (; i + V::kLanes <= n; i += V::kLanes) V::store(d + i, run_with_const<V, Op, kScalarA>(V::load(v + i), cv));
+  if (i < n) {
+    alignas(64) float tv[V::kLanes] = {}, td[V::kLanes];
+    const size_t rest = static_cast<size_t>(n - i) * sizeof(float);
+    std::memcpy(tv, v + i, rest);
+    V::store(td, run_with_const<V, Op, kScalarA>(V::load(tv), cv));
+    std::memcpy(d + i, td, rest);
+  }
+}
+
+template <class V, class Op>
+void put_binary(IsaKernels& t, ScalarOp op) {
+  const int i = static_cast<int>(op);
+  t.f32[i] = &binary_kernel<V, Op>;
+  t.f32_scalar_a[i] = &binary_scalar_kernel<V, Op, true>;
+  t.f32_scalar_b[i] = &binary_scalar_kernel<V, Op, false>;
+}
+
 // The f32 kernel table of one instruction set; ops without a vector kernel stay nullptr.
 template <class V>
 IsaKernels make_kernels() {
@@ -357,18 +390,18 @@ IsaKernels make_kernels() {
     put(ScalarOp::floor, &unary_kernel<V, FloorOp>);
     put(ScalarOp::ceil, &unary_kernel<V, CeilOp>);
   }
-  put(ScalarOp::add, &binary_kernel<V, AddOp>);
-  put(ScalarOp::sub, &binary_kernel<V, SubOp>);
-  put(ScalarOp::mul, &binary_kernel<V, MulOp>);
-  put(ScalarOp::div, &binary_kernel<V, DivOp>);
-  put(ScalarOp::max, &binary_kernel<V, MaxOp>);
-  put(ScalarOp::min, &binary_kernel<V, MinOp>);
-  put(ScalarOp::lt, &binary_kernel<V, LtOp>);
-  put(ScalarOp::le, &binary_kernel<V, LeOp>);
-  put(ScalarOp::gt, &binary_kernel<V, GtOp>);
-  put(ScalarOp::ge, &binary_kernel<V, GeOp>);
-  put(ScalarOp::eq, &binary_kernel<V, EqOp>);
-  put(ScalarOp::ne, &binary_kernel<V, NeOp>);
+  put_binary<V, AddOp>(t, ScalarOp::add);
+  put_binary<V, SubOp>(t, ScalarOp::sub);
+  put_binary<V, MulOp>(t, ScalarOp::mul);
+  put_binary<V, DivOp>(t, ScalarOp::div);
+  put_binary<V, MaxOp>(t, ScalarOp::max);
+  put_binary<V, MinOp>(t, ScalarOp::min);
+  put_binary<V, LtOp>(t, ScalarOp::lt);
+  put_binary<V, LeOp>(t, ScalarOp::le);
+  put_binary<V, GtOp>(t, ScalarOp::gt);
+  put_binary<V, GeOp>(t, ScalarOp::ge);
+  put_binary<V, EqOp>(t, ScalarOp::eq);
+  put_binary<V, NeOp>(t, ScalarOp::ne);
   return t;
 }
 
