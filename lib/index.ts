@@ -22,3 +22,4 @@ export { jacfwd, jacrev, hessian } from './transforms/jacobian';
 export { makeJaxpr } from './transforms/make-jaxpr';
 export { ClosedJaxpr, Jaxpr } from './ir/jaxpr';
 export { devices, devicePut, defaultDevice } from './device';
+export { cpuFeatures } from './backend/native';

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine.h"
+#include "vecmath.h"
 
 namespace {
 
@@ -112,6 +113,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("run", Napi::Function::New(env, Run, "run"));
   exports.Set("scalarOps", Napi::Function::New(env, ScalarOps, "scalarOps"));
   exports.Set("abiVersion", Napi::Number::New(env, metalgrad::cpu::kAbiVersion));
+  exports.Set("cpuFeatures", Napi::String::New(env, metalgrad::cpu::vecmath::cpu_features()));
   return exports;
 }
 

@@ -9,6 +9,8 @@ export interface NativeAddon {
   run(code: Int32Array, consts: Float64Array, bufs: TypedArray[]): void;
   scalarOps(): string[];
   abiVersion: number;
+  /** The instruction set the CPU kernels use and those supported, e.g. `avx512 (supported: generic sse2 avx2 avx512)`. */
+  cpuFeatures: string;
 }
 
 function packageRoot(): string {
@@ -36,4 +38,12 @@ function load(): NativeAddon {
 let addon: NativeAddon | undefined;
 export function native(): NativeAddon {
   return (addon ??= load());
+}
+
+/**
+ * The instruction set metalgrad's CPU kernels chose at load time (best supported, or `METALGRAD_ISA`),
+ * followed by the supported ones, e.g. `avx2 (supported: generic sse2 avx2)`.
+ */
+export function cpuFeatures(): string {
+  return native().cpuFeatures;
 }
