@@ -31,7 +31,11 @@ struct GenericV {
   static MG_VM_INLINE F sqrt(F x) { return std::sqrt(x); }
   static MG_VM_INLINE F floor(F x) { return std::floor(x); }
   static MG_VM_INLINE F ceil(F x) { return std::ceil(x); }
-  static MG_VM_INLINE F rint(F x) { return std::rint(x); }
+  // Round to nearest even for |x| < 2^22 (what the callers pass): adding 1.5 * 2^23 leaves no
+  // fraction bits. Inline everywhere, where std::rint may be a library call.
+  static MG_VM_INLINE F rint(F x) {
+    return (x + 12582912.0f) - 12582912.0f;
+  }
   // x86 semantics: the second operand when unordered.
   static MG_VM_INLINE F min(F a, F b) { return a < b ? a : b; }
   static MG_VM_INLINE F max(F a, F b) { return a > b ? a : b; }
