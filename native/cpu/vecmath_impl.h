@@ -173,14 +173,15 @@ MG_VM_INLINE typename V::F vlog1p(typename V::F x) {
 template <class V>
 MG_VM_INLINE typename V::F vtanh(typename V::F x) {
   using F = typename V::F;
-  F a = V::abs(x);
-  F s = V::mul(a, a);
-  F small = V::fma(V::mul(a, s), horner<V>(s, kTanhP), a);
-  // tanh(a) = 1 - 2/(exp(2a) + 1); it rounds to 1 above 9.01. min keeps a NaN (second operand).
-  F e = exp_core<V>(V::add(V::min(V::set(9.1f), a), V::min(V::set(9.1f), a)));
-  F large = V::sub(V::set(1.0f), V::div(V::set(2.0f), V::add(e, V::set(1.0f))));
-  F res = V::select(V::lt(a, V::set(0.625f)), small, large);
-  return V::bit_or(res, V::signbit(x));
+  // tanh(a) = e/(e + 2) with e = expm1(2a), accurate near 0 too; it rounds to 1 above 9.01, and min
+  // keeps a NaN (second operand).
+  F a = V::min(V::set(9.1f), V::abs(x));
+  F n;
+  F r = exp_reduce<V>(V::add(a, a), n);
+  F q = V::fma(V::mul(r, r), horner<V>(r, kExpm1P), r);
+  F t = pow2i<V>(V::to_int(n));
+  F e = V::fma(t, q, V::sub(t, V::set(1.0f)));
+  return V::bit_or(V::div(e, V::add(e, V::set(2.0f))), V::signbit(x));
 }
 
 // sin(x) (kCos false) or cos(x): x = j pi/2 + r, then the quadrant j picks +-sin(r) or +-cos(r).

@@ -305,11 +305,14 @@ TEST(vecmath_exact_ops_bit_identical) {
 
 // Opt-in: every float input, every function, every instruction set, on all cores.
 TEST(vecmath_accuracy_exhaustive) {
+  // "1" checks every function; otherwise a comma-separated list of names, e.g. "tanh,erf".
   const char* env = std::getenv("METALGRAD_VECMATH_EXHAUSTIVE");
-  if (env == nullptr || std::strcmp(env, "1") != 0) return;
+  if (env == nullptr || *env == '\0') return;
+  const std::string wanted = std::string(",") + env + ",";
   const unsigned nthreads = std::max(1u, std::thread::hardware_concurrency());
   const std::vector<vm::Isa> isas = vm::supported_isas();
   for (const Fn& fn : kFns) {
+    if (wanted != ",1," && wanted.find(std::string(",") + fn.name + ",") == std::string::npos) continue;
     // worst[t * nisa + i]: thread t's worst on instruction set i.
     std::vector<Worst> worst(nthreads * isas.size());
     std::atomic<uint64_t> next{0};
