@@ -3,10 +3,12 @@
 // subnormals, infinities, NaNs), special values exactly, and bit-identity of the exact ops with the
 // portable loops.
 //
-// Exhaustive check over all 2^32 inputs (every function, every instruction set, all cores; about a
-// minute in a Release build):
+// Exhaustive check over all 2^32 inputs on every instruction set, on all cores (Release build; about
+// 2 minutes per function on 2 cores, mostly the float64 reference):
 //   cmake -S . -B build/rel -DCMAKE_BUILD_TYPE=Release && cmake --build build/rel -j2
-//   METALGRAD_VECMATH_EXHAUSTIVE=1 build/rel/native_tests vecmath
+//   METALGRAD_VECMATH_EXHAUSTIVE=1 build/rel/native_tests vecmath_accuracy_exhaustive
+// (or METALGRAD_VECMATH_EXHAUSTIVE=tanh,erf for some functions). Worst errors found that way, all
+// instruction sets: exp 1.01, expm1 1.48, log 0.92, log1p 1.66, tanh 2.42 ulp.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
