@@ -8,7 +8,8 @@
 //   cmake -S . -B build/rel -DCMAKE_BUILD_TYPE=Release && cmake --build build/rel -j2
 //   METALGRAD_VECMATH_EXHAUSTIVE=1 build/rel/native_tests vecmath_accuracy_exhaustive
 // (or METALGRAD_VECMATH_EXHAUSTIVE=tanh,erf for some functions). Worst errors found that way, all
-// instruction sets: exp 1.01, expm1 1.48, log 0.92, log1p 1.66, tanh 2.42 ulp.
+// instruction sets: exp 1.01, expm1 1.48, log 0.92, log1p 1.66, tanh 2.42, sin 2.47, cos 2.38,
+// erf 2.29 (1.99 with FMA), sqrt 0 ulp.
 #include <algorithm>
 #include <atomic>
 #include <cmath>
