@@ -25,3 +25,4 @@ export { makeJaxpr } from './transforms/make-jaxpr';
 export { ClosedJaxpr, Jaxpr } from './ir/jaxpr';
 export { devices, devicePut, defaultDevice } from './device';
 export { numThreads, setNumThreads } from './threads';
+export { cpuFeatures } from './backend/native';

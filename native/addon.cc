@@ -9,6 +9,7 @@
 
 #include "engine.h"
 #include "threadpool.h"
+#include "vecmath.h"
 #ifdef METALGRAD_METAL
 #include "metal/host.h"
 #endif
@@ -203,6 +204,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("execute", Napi::Function::New(env, Execute, "execute"));
   exports.Set("scalarOps", Napi::Function::New(env, ScalarOps, "scalarOps"));
   exports.Set("abiVersion", Napi::Number::New(env, metalgrad::cpu::kAbiVersion));
+  exports.Set("cpuFeatures", Napi::String::New(env, metalgrad::cpu::vecmath::cpu_features()));
 #ifdef METALGRAD_METAL
   exports.Set("metal", metalgrad::metal::Exports(env));
 #endif

@@ -110,11 +110,11 @@ describe('METALGRAD_NUM_THREADS and process exit', () => {
   });
 
   test('METALGRAD_ISA picks the GEMM micro-kernel; an unknown one is a clear error', () => {
-    const ok = child('2', false, 'scalar');
+    const ok = child('2', false, 'generic');
     expect(ok.stderr).toBe('');
     expect(ok.status).toBe(0);
     const bad = child('2', false, 'sse9');
     expect(bad.signal).toBeNull();
-    expect(bad.stderr).toContain("METALGRAD_ISA must be scalar, avx2 or avx512, received 'sse9'");
+    expect(bad.stderr).toContain("METALGRAD_ISA must be generic, sse2, avx2 or avx512, received 'sse9'");
   });
 });

@@ -22,6 +22,8 @@ export interface NativeAddon {
   abiVersion: number;
   /** The Metal host, in macOS builds only. */
   metal?: MetalAddon;
+  /** The instruction set the CPU kernels use and those supported, e.g. `avx512 (supported: generic sse2 avx2 avx512)`. */
+  cpuFeatures: string;
 }
 
 function packageRoot(): string {
@@ -49,4 +51,12 @@ function load(): NativeAddon {
 let addon: NativeAddon | undefined;
 export function native(): NativeAddon {
   return (addon ??= load());
+}
+
+/**
+ * The instruction set metalgrad's CPU kernels chose at load time (best supported, or `METALGRAD_ISA`),
+ * followed by the supported ones, e.g. `avx2 (supported: generic sse2 avx2)`.
+ */
+export function cpuFeatures(): string {
+  return native().cpuFeatures;
 }

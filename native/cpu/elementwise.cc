@@ -12,13 +12,11 @@
 #include "layout.h"
 #include "threadpool.h"
 #include "tile_io.h"
+#include "tiles.h"
 
 namespace metalgrad::cpu {
 namespace {
 
-// Elements per tile: large enough to amortise the per-instruction dispatch, small enough that a
-// few live registers stay in L1/L2.
-constexpr int64_t kTile = 512;
 // Smallest share of a step one thread takes.
 constexpr int64_t kMinChunk = 32 * kTile;
 
@@ -125,27 +123,6 @@ char* view_base(const View& v, DType dtype, const BufferDesc* bufs) {
   return static_cast<char*>(bufs[v.buf].data) + v.offset * static_cast<int64_t>(dtype_size(dtype));
 }
 
-std::vector<BoundInstr> bind_instrs(const ElementwiseStep& step, char* regs, const double* consts) {
-  auto reg = [&](int32_t r) { return regs + static_cast<int64_t>(r) * kTile * 4; };
-  std::vector<BoundInstr> bound;
-  bound.reserve(step.instrs.size());
-  for (const Instr& in : step.instrs) {
-    const OpForm form = op_info(in.op).form;
-    BoundInstr b;
-    b.fn = instr_kernel(in.op, in.kind, form == OpForm::convert ? static_cast<DType>(in.b) : in.kind);
-    b.dst = reg(in.dst);
-    if (form == OpForm::constant) {
-      b.imm = const_bits(in.kind, consts[in.a]);
-    } else {
-      b.a = reg(in.a);
-    }
-    if (form == OpForm::binary || form == OpForm::compare || form == OpForm::select) b.b = reg(in.b);
-    if (form == OpForm::select) b.c = reg(in.c);
-    bound.push_back(b);
-  }
-  return bound;
-}
-
 // What every chunk of one step shares.
 struct StepContext {
   const ElementwiseStep& step;
@@ -197,6 +174,62 @@ void run_range(const StepContext& ctx, int64_t start, int64_t end) {
 }
 
 }  // namespace
+
+std::vector<BoundInstr> bind_instrs(const ElementwiseStep& step, char* regs, const double* consts, int32_t also_read) {
+  auto reg = [&](int32_t r) { return regs + static_cast<int64_t>(r) * kTile * 4; };
+  const size_t n = step.instrs.size();
+  std::vector<BoundInstr> bound(n);
+  std::vector<int> writer(static_cast<size_t>(step.nregs), -1);  // last instruction to write each register
+  std::vector<bool> needed(n, false);
+  auto use = [&](int32_t r) {
+    if (writer[r] >= 0) needed[writer[r]] = true;
+    return reg(r);
+  };
+  auto const_writer = [&](int32_t r) {
+    const int w = writer[r];
+    return w >= 0 && step.instrs[w].op == ScalarOp::const_ ? w : -1;
+  };
+  for (size_t i = 0; i < n; ++i) {
+    const Instr& in = step.instrs[i];
+    const OpForm form = op_info(in.op).form;
+    BoundInstr& b = bound[i];
+    b.fn = instr_kernel(in.op, in.kind, form == OpForm::convert ? static_cast<DType>(in.b) : in.kind);
+    b.dst = reg(in.dst);
+    if (form == OpForm::constant) {
+      b.imm = const_bits(in.kind, consts[in.a]);
+    } else if (form == OpForm::binary || form == OpForm::compare) {
+      const int ca = const_writer(in.a), cb = const_writer(in.b);
+      InstrKernel k = nullptr;
+      if (cb >= 0 && (k = const_operand_kernel(in.op, in.kind, 1)) != nullptr) {
+        b.fn = k;
+        b.a = use(in.a);
+        b.imm = bound[cb].imm;
+      } else if (ca >= 0 && (k = const_operand_kernel(in.op, in.kind, 0)) != nullptr) {
+        b.fn = k;
+        b.b = use(in.b);
+        b.imm = bound[ca].imm;
+      } else {
+        b.a = use(in.a);
+        b.b = use(in.b);
+      }
+    } else {
+      b.a = use(in.a);
+      if (form == OpForm::select) {
+        b.b = use(in.b);
+        b.c = use(in.c);
+      }
+    }
+    writer[in.dst] = static_cast<int>(i);
+  }
+  for (const ElementwiseOutput& out : step.outputs) use(out.reg);
+  if (also_read >= 0) use(also_read);
+  std::vector<BoundInstr> kept;
+  kept.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    if (step.instrs[i].op != ScalarOp::const_ || needed[i]) kept.push_back(bound[i]);
+  }
+  return kept;
+}
 
 void run_elementwise(const ElementwiseStep& step, const double* consts, const BufferDesc* bufs) {
   if (step.shape.numel == 0 || step.outputs.empty()) return;

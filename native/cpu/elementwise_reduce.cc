@@ -22,11 +22,10 @@
 #include "scalar.h"
 #include "threadpool.h"
 #include "tile_io.h"
+#include "tiles.h"
 
 namespace metalgrad::cpu {
 namespace {
-
-constexpr int64_t kTile = 512;
 
 // Live (size > 1) dims split into kept and reduced, merged where every operand is contiguous
 // across neighbours of the same part. strides[op][d] are element strides.
@@ -189,17 +188,7 @@ class Worker {
       : l_(l), nall_(l.nops + 1), step_(nall_), off_(nall_), at_(nall_), scratch_(nall_) {
     const int64_t ntiles = l.ew.nregs + 2;  // + a tile of double accumulators (columns order)
     regs_.reset(static_cast<char*>(::operator new(static_cast<size_t>(ntiles) * kTile * 4, std::align_val_t(64))));
-    for (const Instr& in : l.ew.instrs) {
-      const OpForm form = op_info(in.op).form;
-      BoundInstr b;
-      b.fn = instr_kernel(in.op, in.kind, form == OpForm::convert ? static_cast<DType>(in.b) : in.kind);
-      b.dst = reg(in.dst);
-      if (form == OpForm::constant) b.imm = const_bits(in.kind, consts[in.a]);
-      else b.a = reg(in.a);
-      if (form == OpForm::binary || form == OpForm::compare || form == OpForm::select) b.b = reg(in.b);
-      if (form == OpForm::select) b.c = reg(in.c);
-      bound_.push_back(b);
-    }
+    bound_ = bind_instrs(l.ew, regs_.get(), consts, l.st.reg);
   }
 
   // Outputs [o0, o1) in rows order: each folds its reduced space along the innermost reduced dim.

@@ -63,16 +63,19 @@ GemmIsa best_isa() {
 GemmIsa isa_from_env() {
   const char* env = std::getenv("METALGRAD_ISA");
   if (env == nullptr || *env == '\0') return best_isa();
-  for (GemmIsa isa : {GemmIsa::scalar, GemmIsa::avx2, GemmIsa::avx512}) {
-    if (std::strcmp(env, gemm_isa_name(isa)) != 0) continue;
-    if (!gemm_isa_supported(isa)) {
-      throw std::invalid_argument(std::string("METALGRAD_ISA: this CPU does not support '") + env +
-                                  "'");
+  // The names the vector math uses (vecmath.cc); generic and sse2 run the portable micro-kernel.
+  const struct {
+    const char* name;
+    GemmIsa isa;
+  } names[] = {{"generic", GemmIsa::scalar}, {"sse2", GemmIsa::scalar}, {"avx2", GemmIsa::avx2}, {"avx512", GemmIsa::avx512}};
+  for (const auto& n : names) {
+    if (std::strcmp(env, n.name) != 0) continue;
+    if (!gemm_isa_supported(n.isa)) {
+      throw std::invalid_argument(std::string("METALGRAD_ISA: this CPU does not support '") + env + "'");
     }
-    return isa;
+    return n.isa;
   }
-  throw std::invalid_argument(std::string("METALGRAD_ISA must be scalar, avx2 or avx512, received '") +
-                              env + "'");
+  throw std::invalid_argument(std::string("METALGRAD_ISA must be generic, sse2, avx2 or avx512, received '") + env + "'");
 }
 
 // -1 until the first GEMM (or set_gemm_isa) decides.

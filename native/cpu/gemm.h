@@ -20,7 +20,7 @@ void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOp
            int64_t c_bs, int64_t c_rs, int64_t c_cs);
 
 // Micro-kernel families. The default is the best the CPU supports, unless the environment variable
-// METALGRAD_ISA names another (scalar, avx2 or avx512).
+// METALGRAD_ISA names another (generic or sse2: the portable kernel; avx2; avx512).
 enum class GemmIsa { scalar, avx2, avx512 };
 
 bool gemm_isa_supported(GemmIsa isa);

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "scalar.h"
+#include "vecmath.h"
 
 namespace metalgrad::cpu {
 namespace {
@@ -112,6 +113,10 @@ InstrKernel convert_kernel(DType to, DType from) {
 
 InstrKernel instr_kernel(ScalarOp op, DType kind, DType src) {
   if (!(op_info(op).kinds & kind_bit(kind))) return nullptr;
+  // f32 ops with a vector kernel for this CPU's instruction set use it.
+  if (kind == DType::f32 && op != ScalarOp::convert) {
+    if (InstrKernel k = vecmath::f32_kernel(vecmath::active_isa(), op)) return k;
+  }
   switch (op) {
     case ScalarOp::copy: return &copy_loop;
     case ScalarOp::const_: return &const_loop;
@@ -158,6 +163,11 @@ InstrKernel instr_kernel(ScalarOp op, DType kind, DType src) {
     case ScalarOp::bitcast_convert_type: return op_info(op).kinds & kind_bit(src) ? &copy_loop : nullptr;
   }
   return nullptr;
+}
+
+InstrKernel const_operand_kernel(ScalarOp op, DType kind, int operand) {
+  if (kind != DType::f32 || !(op_info(op).kinds & kind_bit(kind))) return nullptr;
+  return vecmath::f32_kernel_const_operand(vecmath::active_isa(), op, operand);
 }
 
 uint32_t const_bits(DType kind, double x) {

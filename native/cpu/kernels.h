@@ -27,6 +27,10 @@ struct BoundInstr {
 // defined by the ABI.
 InstrKernel instr_kernel(ScalarOp op, DType kind, DType src);
 
+// The kernel of binary or compare op `op` on `kind` whose operand a (operand 0) or b (operand 1) is
+// the constant with bits BoundInstr::imm instead of a register; nullptr where there is none.
+InstrKernel const_operand_kernel(ScalarOp op, DType kind, int operand);
+
 // Bits of consts value `x` converted to register kind `kind`.
 uint32_t const_bits(DType kind, double x);
 
