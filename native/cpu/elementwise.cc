@@ -142,7 +142,8 @@ void run_range(const StepContext& ctx, int64_t start, int64_t end) {
 
   char* regs = scratch.registers(static_cast<size_t>(std::max<int32_t>(step.nregs, 1)) * kTile * 4);
   auto reg = [&](int32_t r) { return regs + static_cast<int64_t>(r) * kTile * 4; };
-  const std::vector<BoundInstr> bound = bind_instrs(step, regs, ctx.consts);
+  thread_local std::vector<BoundInstr> bound;
+  bind_instrs(step, regs, ctx.consts, bound);
 
   // A tile is up to kTile consecutive elements, made of runs along the innermost dim.
   TileRuns runs = scratch.tile_runs(std::min(kTile, end - start) + 1, nops);
@@ -175,12 +176,17 @@ void run_range(const StepContext& ctx, int64_t start, int64_t end) {
 
 }  // namespace
 
-std::vector<BoundInstr> bind_instrs(const ElementwiseStep& step, char* regs, const double* consts, int32_t also_read) {
+void bind_instrs(const ElementwiseStep& step, char* regs, const double* consts, std::vector<BoundInstr>& kept,
+                 int32_t also_read) {
   auto reg = [&](int32_t r) { return regs + static_cast<int64_t>(r) * kTile * 4; };
   const size_t n = step.instrs.size();
-  std::vector<BoundInstr> bound(n);
-  std::vector<int> writer(static_cast<size_t>(step.nregs), -1);  // last instruction to write each register
-  std::vector<bool> needed(n, false);
+  // Per-thread scratch: binding happens on every call of a step, so it should not allocate.
+  thread_local std::vector<BoundInstr> bound;
+  thread_local std::vector<int> writer;  // last instruction to write each register
+  thread_local std::vector<char> needed;
+  bound.assign(n, BoundInstr{});
+  writer.assign(static_cast<size_t>(step.nregs), -1);
+  needed.assign(n, 0);
   auto use = [&](int32_t r) {
     if (writer[r] >= 0) needed[writer[r]] = true;
     return reg(r);
@@ -223,12 +229,10 @@ std::vector<BoundInstr> bind_instrs(const ElementwiseStep& step, char* regs, con
   }
   for (const ElementwiseOutput& out : step.outputs) use(out.reg);
   if (also_read >= 0) use(also_read);
-  std::vector<BoundInstr> kept;
-  kept.reserve(n);
+  kept.clear();
   for (size_t i = 0; i < n; ++i) {
     if (step.instrs[i].op != ScalarOp::const_ || needed[i]) kept.push_back(bound[i]);
   }
-  return kept;
 }
 
 void run_elementwise(const ElementwiseStep& step, const double* consts, const BufferDesc* bufs) {

@@ -17,7 +17,8 @@ constexpr int64_t kTile = 512;
 // comparison reading a register that holds a constant gets a kernel taking the constant as an
 // immediate where one exists, and a const instruction whose register is then never read (by a
 // later instruction, an output, or `also_read` when >= 0) is dropped, so chains like x*1.5+2 do not
-// refill constant tiles on every tile.
-std::vector<BoundInstr> bind_instrs(const ElementwiseStep& step, char* regs, const double* consts, int32_t also_read = -1);
+// refill constant tiles on every tile. The result replaces the contents of `out`.
+void bind_instrs(const ElementwiseStep& step, char* regs, const double* consts, std::vector<BoundInstr>& out,
+                 int32_t also_read = -1);
 
 }  // namespace metalgrad::cpu
