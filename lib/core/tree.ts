@@ -25,8 +25,13 @@ export class TreeDef {
     return this.toString() === o.toString();
   }
 
-  /** A structural description, e.g. `{a: *, b: [*, *]}`; also used as a cache key. */
+  /** A structural description, e.g. `{a: *, b: [*, *]}`; also used as a cache key (computed once). */
   toString(): string {
+    return (this.text ??= this.describe());
+  }
+  private text: string | undefined;
+
+  private describe(): string {
     switch (this.kind) {
       case 'leaf':
         return '*';

@@ -12,7 +12,7 @@ import { flatten, TreeDef, unflatten } from '../core/tree';
 import { KernelInfo, optimize, Plan } from '../compiler/plan';
 import { ClosedJaxpr } from '../ir/jaxpr';
 import { backendFor, placement } from '../backend/devices';
-import { Device } from '../core/array';
+import { Device, NDArray } from '../core/array';
 import { traceToJaxpr } from '../ir/stage';
 import { checkFunction, flattenResult, leafToValue } from './common';
 
@@ -81,12 +81,23 @@ export function jit<F extends (...args: any[]) => any>(f: F, options: JitOptions
   const cache = new Map<string, Compiled>();
 
   const noStatics = new Set<number>();
+  /** Tree structure of a call with n array arguments. */
+  const flatDefs: TreeDef[] = [];
   const prepare = (args: unknown[]) => {
     const statics = staticArgnums.length === 0 ? noStatics : new Set(staticArgnums.map((a) => (a < 0 ? a + args.length : a)));
     for (const s of statics) if (s < 0 || s >= args.length) throw new RangeError(`jit: staticArgnums ${s} is out of range for a call with ${args.length} argument(s)`);
     const dynamic = statics.size === 0 ? args : args.filter((_, i) => !statics.has(i));
-    const [leaves, def] = flatten(dynamic, 'jit', statics.size ? 'non-static args' : 'args');
-    const values = leaves.map((l, i) => leafToValue('jit', `args leaf ${i}`, l));
+    let values: Value[];
+    let def: TreeDef;
+    if (statics.size === 0 && args.every((a) => a instanceof NDArray)) {
+      // The common call: arrays only, no pytrees. The tree structure depends only on the count.
+      values = args as Value[];
+      def = flatDefs[args.length] ??= flatten(args, 'jit', 'args')[1];
+    } else {
+      const [leaves, d] = flatten(dynamic, 'jit', statics.size ? 'non-static args' : 'args');
+      values = leaves.map((l, i) => leafToValue('jit', `args leaf ${i}`, l));
+      def = d;
+    }
     const device = placement(values);
     let key = `${device}|${def}|`;
     for (const v of values) key += `${v.aval.toString()},`;

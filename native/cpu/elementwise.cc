@@ -143,7 +143,7 @@ void run_range(const StepContext& ctx, int64_t start, int64_t end) {
   char* regs = scratch.registers(static_cast<size_t>(std::max<int32_t>(step.nregs, 1)) * kTile * 4);
   auto reg = [&](int32_t r) { return regs + static_cast<int64_t>(r) * kTile * 4; };
   thread_local std::vector<BoundInstr> bound;
-  bind_instrs(step, regs, ctx.consts, bound);
+  bind_protos(step_protos(step, ctx.consts), regs, bound);
 
   // A tile is up to kTile consecutive elements, made of runs along the innermost dim.
   TileRuns runs = scratch.tile_runs(std::min(kTile, end - start) + 1, nops);
@@ -176,20 +176,16 @@ void run_range(const StepContext& ctx, int64_t start, int64_t end) {
 
 }  // namespace
 
-void bind_instrs(const ElementwiseStep& step, char* regs, const double* consts, std::vector<BoundInstr>& kept,
-                 int32_t also_read) {
-  auto reg = [&](int32_t r) { return regs + static_cast<int64_t>(r) * kTile * 4; };
+namespace {
+
+std::vector<ProtoInstr> plan_protos(const ElementwiseStep& step, const double* consts, int32_t also_read) {
   const size_t n = step.instrs.size();
-  // Per-thread scratch: binding happens on every call of a step, so it should not allocate.
-  thread_local std::vector<BoundInstr> bound;
-  thread_local std::vector<int> writer;  // last instruction to write each register
-  thread_local std::vector<char> needed;
-  bound.assign(n, BoundInstr{});
-  writer.assign(static_cast<size_t>(step.nregs), -1);
-  needed.assign(n, 0);
+  std::vector<ProtoInstr> protos(n);
+  std::vector<int> writer(static_cast<size_t>(step.nregs), -1);  // last instruction to write each register
+  std::vector<char> needed(n, 0);
   auto use = [&](int32_t r) {
-    if (writer[r] >= 0) needed[writer[r]] = true;
-    return reg(r);
+    if (writer[r] >= 0) needed[writer[r]] = 1;
+    return r;
   };
   auto const_writer = [&](int32_t r) {
     const int w = writer[r];
@@ -198,41 +194,57 @@ void bind_instrs(const ElementwiseStep& step, char* regs, const double* consts, 
   for (size_t i = 0; i < n; ++i) {
     const Instr& in = step.instrs[i];
     const OpForm form = op_info(in.op).form;
-    BoundInstr& b = bound[i];
-    b.fn = instr_kernel(in.op, in.kind, form == OpForm::convert ? static_cast<DType>(in.b) : in.kind);
-    b.dst = reg(in.dst);
+    ProtoInstr& p = protos[i];
+    p.fn = instr_kernel(in.op, in.kind, form == OpForm::convert ? static_cast<DType>(in.b) : in.kind);
+    p.dst = in.dst;
     if (form == OpForm::constant) {
-      b.imm = const_bits(in.kind, consts[in.a]);
+      p.imm = const_bits(in.kind, consts[in.a]);
     } else if (form == OpForm::binary || form == OpForm::compare) {
       const int ca = const_writer(in.a), cb = const_writer(in.b);
       InstrKernel k = nullptr;
       if (cb >= 0 && (k = const_operand_kernel(in.op, in.kind, 1)) != nullptr) {
-        b.fn = k;
-        b.a = use(in.a);
-        b.imm = bound[cb].imm;
+        p.fn = k;
+        p.a = use(in.a);
+        p.imm = protos[cb].imm;
       } else if (ca >= 0 && (k = const_operand_kernel(in.op, in.kind, 0)) != nullptr) {
-        b.fn = k;
-        b.b = use(in.b);
-        b.imm = bound[ca].imm;
+        p.fn = k;
+        p.b = use(in.b);
+        p.imm = protos[ca].imm;
       } else {
-        b.a = use(in.a);
-        b.b = use(in.b);
+        p.a = use(in.a);
+        p.b = use(in.b);
       }
     } else {
-      b.a = use(in.a);
+      p.a = use(in.a);
       if (form == OpForm::select) {
-        b.b = use(in.b);
-        b.c = use(in.c);
+        p.b = use(in.b);
+        p.c = use(in.c);
       }
     }
     writer[in.dst] = static_cast<int>(i);
   }
   for (const ElementwiseOutput& out : step.outputs) use(out.reg);
   if (also_read >= 0) use(also_read);
-  kept.clear();
+  std::vector<ProtoInstr> kept;
+  kept.reserve(n);
   for (size_t i = 0; i < n; ++i) {
-    if (step.instrs[i].op != ScalarOp::const_ || needed[i]) kept.push_back(bound[i]);
+    if (step.instrs[i].op != ScalarOp::const_ || needed[i]) kept.push_back(protos[i]);
   }
+  return kept;
+}
+
+}  // namespace
+
+const std::vector<ProtoInstr>& step_protos(const ElementwiseStep& step, const double* consts, int32_t also_read) {
+  std::shared_ptr<const std::vector<ProtoInstr>> protos = std::atomic_load(&step.protos);
+  if (!protos) {
+    // Two threads may both plan a step on its first run: the first to publish wins and the other's
+    // (equal) plan is dropped, so the step's plan is set once and lives as long as the step.
+    auto planned = std::make_shared<const std::vector<ProtoInstr>>(plan_protos(step, consts, also_read));
+    std::shared_ptr<const std::vector<ProtoInstr>> expected;
+    protos = std::atomic_compare_exchange_strong(&step.protos, &expected, planned) ? planned : expected;
+  }
+  return *protos;
 }
 
 void run_elementwise(const ElementwiseStep& step, const double* consts, const BufferDesc* bufs) {

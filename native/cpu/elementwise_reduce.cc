@@ -188,7 +188,7 @@ class Worker {
       : l_(l), nall_(l.nops + 1), step_(nall_), off_(nall_), at_(nall_), scratch_(nall_) {
     const int64_t ntiles = l.ew.nregs + 2;  // + a tile of double accumulators (columns order)
     regs_.reset(static_cast<char*>(::operator new(static_cast<size_t>(ntiles) * kTile * 4, std::align_val_t(64))));
-    bind_instrs(l.ew, regs_.get(), consts, bound_, l.st.reg);
+    bind_protos(step_protos(l.ew, consts, l.st.reg), regs_.get(), bound_);
   }
 
   // Outputs [o0, o1) in rows order: each folds its reduced space along the innermost reduced dim.

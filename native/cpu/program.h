@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <variant>
 #include <vector>
@@ -52,12 +53,17 @@ struct ElementwiseOutput {
   int32_t reg;
 };
 
+struct ProtoInstr;
+
 struct ElementwiseStep {
   Shape shape;
   int32_t nregs = 0;
   std::vector<ElementwiseInput> inputs;
   std::vector<ElementwiseOutput> outputs;
   std::vector<Instr> instrs;
+  // The instructions with their kernels chosen (tiles.h), computed on first run and shared by every
+  // later run and thread (read and written with std::atomic_load/atomic_store).
+  mutable std::shared_ptr<const std::vector<ProtoInstr>> protos;
 };
 
 enum class ReduceOp : int32_t { sum = 0, prod = 1, max = 2, min = 3 };
