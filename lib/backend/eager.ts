@@ -50,25 +50,46 @@ function compileOp<P extends Prim>(backend: Backend, prim: P, inAvals: ShapedArr
   return { outAvals, temps, aliases, exe: backend.compile(kernels), host };
 }
 
+/** The last op each (device, primitive, params) ran, by its operands' abstract values (identity). */
+const recent = new Map<string, { avals: ShapedArray[]; op: EagerOp }>();
+
 function eagerOp<P extends Prim>(backend: Backend, prim: P, args: ConcreteArray[], params: Params[P]): EagerOp {
   const pk = paramsKey(params);
   if (pk === undefined) return compileOp(backend, prim, args.map((a) => a.aval), params);
-  let key = `${backend.device}|${prim}|${pk}|`;
+  const head = `${backend.device}|${prim}|${pk}|`;
+  // Chains of one op (y = y + b) repeat the same aval objects: no key string to build.
+  const last = recent.get(head);
+  if (last && last.avals.length === args.length && args.every((a, i) => a.aval === last.avals[i])) return last.op;
+  let key = head;
   for (const a of args) key += a.aval.toString();
   let op = cache.get(key);
   if (op === undefined) {
     op = compileOp(backend, prim, args.map((a) => a.aval), params);
-    if (cache.size >= MAX_CACHED) cache.clear();
+    if (cache.size >= MAX_CACHED) {
+      cache.clear();
+      recent.clear();
+    }
     cache.set(key, op);
   }
+  recent.set(head, { avals: args.map((a) => a.aval), op });
   return op;
 }
 
 export function executeEager<P extends Prim>(prim: P, operands: ConcreteArray[], params: Params[P]): ConcreteArray[] {
   const device = placement(operands);
   const backend = backendFor(device);
-  const args = operands.map((a) => moveTo(a, device));
-  const committed = args.some((a) => a.committed);
+  // Operands on another device are copied first (rare: only with Metal); this is the hot path of
+  // every eager op, so it avoids intermediate arrays.
+  let args = operands;
+  let committed = false;
+  for (let i = 0; i < operands.length; i++) {
+    if (operands[i].device !== device) {
+      args = operands.map((a) => moveTo(a, device));
+      break;
+    }
+    committed ||= operands[i].committed;
+  }
+  if (args !== operands) committed = args.some((a) => a.committed);
   const { outAvals, temps, aliases, exe, host } = eagerOp(backend, prim, args, params);
   if (host) {
     // Control flow: runs nested plans (compiled once per nested jaxpr).
@@ -76,15 +97,19 @@ export function executeEager<P extends Prim>(prim: P, operands: ConcreteArray[],
     host(args.map((a) => a.buffer.subarray(0, a.size)), outs);
     return outAvals.map((a, i) => new ConcreteArray(a, outs[i], device, committed));
   }
-  const bufs: TypedArray[] = args.map((a) => a.buffer);
-  for (let i = 0; i < outAvals.length; ++i) {
-    const alias = aliases[i];
-    bufs.push(alias === undefined ? backend.allocate(outAvals[i].dtype, outAvals[i].size) : bufs[alias]);
-  }
-  for (const t of temps) bufs.push(backend.allocate(t.dtype, t.size));
-  if (exe.launches > 0) backend.dispatch(exe, bufs);
   const n = args.length;
-  return outAvals.map((a, i) => new ConcreteArray(a, bufs[n + i], device, committed));
+  const bufs: TypedArray[] = new Array(n + outAvals.length + temps.length);
+  for (let i = 0; i < n; i++) bufs[i] = args[i].buffer;
+  const results: ConcreteArray[] = new Array(outAvals.length);
+  for (let i = 0; i < outAvals.length; i++) {
+    const alias = aliases[i];
+    const a = outAvals[i];
+    bufs[n + i] = alias === undefined ? backend.allocate(a.dtype, a.size) : bufs[alias];
+  }
+  for (let i = 0; i < temps.length; i++) bufs[n + outAvals.length + i] = backend.allocate(temps[i].dtype, temps[i].size);
+  if (exe.launches > 0) backend.dispatch(exe, bufs);
+  for (let i = 0; i < outAvals.length; i++) results[i] = new ConcreteArray(outAvals[i], bufs[n + i], device, committed);
+  return results;
 }
 
 class EvalTrace extends Trace {
