@@ -1,6 +1,7 @@
 // Tile interpreter of fused elementwise steps: load register tiles, run each instruction as a loop
 // over the tile, store the outputs.
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -17,6 +18,8 @@
 namespace metalgrad::cpu {
 namespace {
 
+// Inputs beyond this many are always copied into their tiles.
+constexpr int kMaxInPlaceInputs = 16;
 // Smallest share of a step one thread takes.
 constexpr int64_t kMinChunk = 32 * kTile;
 
@@ -143,10 +146,30 @@ void run_range(const StepContext& ctx, int64_t start, int64_t end) {
   char* regs = scratch.registers(static_cast<size_t>(std::max<int32_t>(step.nregs, 1)) * kTile * 4);
   auto reg = [&](int32_t r) { return regs + static_cast<int64_t>(r) * kTile * 4; };
   thread_local std::vector<BoundInstr> bound;
-  bind_protos(step_protos(step, ctx.consts), regs, bound);
+  const std::vector<ProtoInstr>& protos = step_protos(step, ctx.consts);
+  bind_protos(protos, regs, bound);
+  // Operands of instructions that read an input register: when a tile of that input is one
+  // contiguous run of 4-byte elements, the instructions read it in place instead of from a copy.
+  struct InputUse {
+    const void** slot;
+    int32_t input;
+  };
+  thread_local std::vector<InputUse> input_uses;
+  input_uses.clear();
+  std::array<bool, kMaxInPlaceInputs> in_place{};
+  for (int i = 0; i < nin && i < kMaxInPlaceInputs; ++i) {
+    in_place[i] = step.inputs[i].dtype != DType::boolean && layout.stride(i, inner) == 1;
+  }
+  for (size_t k = 0; k < protos.size(); ++k) {
+    const ProtoInstr& p = protos[k];
+    for (auto [r, slot] : {std::pair{p.a, &bound[k].a}, {p.b, &bound[k].b}, {p.c, &bound[k].c}}) {
+      if (r >= 0 && r < nin && r < kMaxInPlaceInputs && in_place[r]) input_uses.push_back({slot, r});
+    }
+  }
 
   // A tile is up to kTile consecutive elements, made of runs along the innermost dim.
   TileRuns runs = scratch.tile_runs(std::min(kTile, end - start) + 1, nops);
+  std::array<const char*, kMaxInPlaceInputs> direct{};
   RowWalker walker(layout, start);
   int64_t remaining = end - start;
   while (remaining > 0) {
@@ -163,8 +186,13 @@ void run_range(const StepContext& ctx, int64_t start, int64_t end) {
       ++runs.n;
     }
     for (int i = 0; i < nin; ++i) {
+      if (i < kMaxInPlaceInputs && in_place[i]) {
+        direct[i] = runs.n == 1 ? bases[i] + runs.off[i] * 4 : nullptr;
+        if (direct[i] != nullptr) continue;
+      }
       load(step.inputs[i].dtype, reg(i), bases[i], i, layout.stride(i, inner), runs);
     }
+    for (const InputUse& u : input_uses) *u.slot = direct[u.input] != nullptr ? direct[u.input] : reg(u.input);
     for (const BoundInstr& b : bound) b.fn(b, count);
     for (size_t o = 0; o < step.outputs.size(); ++o) {
       const ElementwiseOutput& out = step.outputs[o];
