@@ -160,10 +160,49 @@ void run_range(const StepContext& ctx, int64_t start, int64_t end) {
   for (int i = 0; i < nin && i < kMaxInPlaceInputs; ++i) {
     in_place[i] = step.inputs[i].dtype != DType::boolean && layout.stride(i, inner) == 1;
   }
+  // An input stored as an output straight from its register must be in that register.
+  for (const ElementwiseOutput& out : step.outputs) {
+    if (out.reg < nin && out.reg < kMaxInPlaceInputs) in_place[out.reg] = false;
+  }
   for (size_t k = 0; k < protos.size(); ++k) {
     const ProtoInstr& p = protos[k];
     for (auto [r, slot] : {std::pair{p.a, &bound[k].a}, {p.b, &bound[k].b}, {p.c, &bound[k].c}}) {
       if (r >= 0 && r < nin && r < kMaxInPlaceInputs && in_place[r]) input_uses.push_back({slot, r});
+    }
+  }
+  // Outputs written in place: a 4-byte output with unit inner stride whose register exactly one
+  // instruction writes (the validator makes every read of it come later) is written straight to
+  // memory when its tile is one contiguous run, unless that memory overlaps an input read in place
+  // or another output written in place.
+  struct OutputInPlace {
+    int32_t output, reg;
+    size_t writer;
+    char* mem;
+  };
+  thread_local std::vector<OutputInPlace> direct_outputs;
+  thread_local std::vector<std::pair<const void**, size_t>> output_reads;  // slot, index in direct_outputs
+  thread_local std::vector<int32_t> writes;
+  direct_outputs.clear();
+  output_reads.clear();
+  writes.assign(static_cast<size_t>(step.nregs), 0);
+  for (const ProtoInstr& p : protos) ++writes[p.dst];
+  for (size_t o = 0; o < step.outputs.size(); ++o) {
+    const ElementwiseOutput& out = step.outputs[o];
+    const int op = nin + static_cast<int>(o);
+    if (out.dtype == DType::boolean || layout.stride(op, inner) != 1 || out.reg < nin || writes[out.reg] != 1) continue;
+    bool shared = false;
+    for (const ElementwiseOutput& other : step.outputs) shared |= &other != &out && other.reg == out.reg;
+    if (shared) continue;
+    size_t w = 0;
+    while (protos[w].dst != out.reg) ++w;
+    direct_outputs.push_back({static_cast<int32_t>(o), out.reg, w, nullptr});
+  }
+  for (size_t d = 0; d < direct_outputs.size(); ++d) {
+    for (size_t k = direct_outputs[d].writer + 1; k < protos.size(); ++k) {
+      const ProtoInstr& p = protos[k];
+      for (auto [r, slot] : {std::pair{p.a, &bound[k].a}, {p.b, &bound[k].b}, {p.c, &bound[k].c}}) {
+        if (r == direct_outputs[d].reg) output_reads.push_back({slot, d});
+      }
     }
   }
 
@@ -193,8 +232,41 @@ void run_range(const StepContext& ctx, int64_t start, int64_t end) {
       load(step.inputs[i].dtype, reg(i), bases[i], i, layout.stride(i, inner), runs);
     }
     for (const InputUse& u : input_uses) *u.slot = direct[u.input] != nullptr ? direct[u.input] : reg(u.input);
+    // A direct output must not touch memory that an input read in place or any other output
+    // touches in this tile (a single run, so each operand's span is one strided range).
+    auto span = [&](int op, DType dt) {
+      const int64_t stride = layout.stride(op, inner), size = static_cast<int64_t>(dtype_size(dt));
+      const char* first = bases[op] + runs.off[op] * size;
+      const char* last = first + (count - 1) * stride * size;
+      return std::pair{std::min(first, last), std::max(first, last) + size};
+    };
+    auto overlaps = [](std::pair<const char*, const char*> x, std::pair<const char*, const char*> y) {
+      return x.first < y.second && y.first < x.second;
+    };
+    for (OutputInPlace& d : direct_outputs) {
+      const int op = nin + d.output;
+      d.mem = nullptr;
+      bound[d.writer].dst = reg(d.reg);
+      if (runs.n != 1) continue;
+      const auto mine = span(op, DType::f32);
+      bool clear = true;
+      for (int i = 0; clear && i < nin && i < kMaxInPlaceInputs; ++i) {
+        if (in_place[i] && direct[i] != nullptr) clear = !overlaps(mine, span(i, step.inputs[i].dtype));
+      }
+      for (size_t o = 0; clear && o < step.outputs.size(); ++o) {
+        if (static_cast<int32_t>(o) != d.output) clear = !overlaps(mine, span(nin + static_cast<int>(o), step.outputs[o].dtype));
+      }
+      if (clear) {
+        d.mem = bases[op] + runs.off[op] * 4;
+        bound[d.writer].dst = d.mem;
+      }
+    }
+    for (const auto& [slot, d] : output_reads) *slot = direct_outputs[d].mem != nullptr ? direct_outputs[d].mem : reg(direct_outputs[d].reg);
     for (const BoundInstr& b : bound) b.fn(b, count);
+    size_t next_direct = 0;
     for (size_t o = 0; o < step.outputs.size(); ++o) {
+      const bool written = next_direct < direct_outputs.size() && direct_outputs[next_direct].output == static_cast<int32_t>(o);
+      if (written && direct_outputs[next_direct++].mem != nullptr) continue;
       const ElementwiseOutput& out = step.outputs[o];
       const int op = nin + static_cast<int>(o);
       store(out.dtype, bases[op], op, layout.stride(op, inner), reg(out.reg), runs);
