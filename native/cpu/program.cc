@@ -238,9 +238,7 @@ ElementwiseReduceStep read_elementwise_reduce(StepReader& r) {
     const int32_t op_field = r.next("op");
     st.reg = r.next("reg");
     st.dtype = regs.read(st.reg, "reg");
-    if (op_field < 0 || op_field > 3) r.fail(cat("op ", op_field, " is not a reduce op (0 sum, 1 prod, 2 max, 3 min)"));
-    if (st.dtype == DType::boolean && op_field <= 1) r.fail("sum/prod is not defined on bool (convert first)");
-    st.op = static_cast<ReduceOp>(op_field);
+    st.op = check_reduce_op(r, op_field, st.dtype);
   });
   read_reduced_axes(r, st.ew.shape.ndim, st.reduced);
   r.item("reduce output");
@@ -261,9 +259,7 @@ ReduceStep read_reduce(StepReader& r) {
   ReduceStep st;
   const int32_t op = r.next("op");
   st.dtype = read_dtype(r, "dtype");
-  if (op < 0 || op > 3) r.fail(cat("op ", op, " is not a reduce op (0 sum, 1 prod, 2 max, 3 min)"));
-  if (st.dtype == DType::boolean && op <= 1) r.fail("sum/prod is not defined on bool (convert first)");
-  st.op = static_cast<ReduceOp>(op);
+  st.op = check_reduce_op(r, op, st.dtype);
   st.shape = read_shape(r);
   r.item("input");
   st.in = read_view(r, st.shape.ndim);

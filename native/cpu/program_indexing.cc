@@ -124,13 +124,9 @@ SortStep read_sort(StepReader& r) {
 
 ScanStep read_scan(StepReader& r) {
   ScanStep st;
-  int32_t op = r.next("op");
-  if (op < 0 || op > 3) r.fail(cat("op ", op, " is not a scan op (0 sum, 1 prod, 2 max, 3 min)"));
-  st.op = static_cast<ReduceOp>(op);
+  const int32_t op = r.next("op");
   st.dtype = read_dtype(r, "dtype");
-  if (st.dtype == DType::boolean && (st.op == ReduceOp::sum || st.op == ReduceOp::prod)) {
-    r.fail("sum/prod is not defined on bool (convert first)");
-  }
+  st.op = check_reduce_op(r, op, st.dtype, "scan");
   int32_t rev = r.next("reverse");
   if (rev != 0 && rev != 1) r.fail(cat("reverse is ", rev, " (must be 0 or 1)"));
   st.reverse = rev == 1;

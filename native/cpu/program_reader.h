@@ -120,6 +120,13 @@ inline void use_buffer(StepReader& r, const char* what, int32_t buf, DType dtype
   if (hi >= 0) need.length = std::max(need.length, static_cast<uint64_t>(hi) + 1);
 }
 
+// A reduce/scan op code (`what` names the step's kind of op) valid for values of `dtype`.
+inline ReduceOp check_reduce_op(StepReader& r, int32_t op, DType dtype, const char* what = "reduce") {
+  if (op < 0 || op > 3) r.fail(cat("op ", op, " is not a ", what, " op (0 sum, 1 prod, 2 max, 3 min)"));
+  if (dtype == DType::boolean && op <= 1) r.fail("sum/prod is not defined on bool (convert first)");
+  return static_cast<ReduceOp>(op);
+}
+
 // Readers of the indexing steps (kinds 5-8), in program_indexing.cc.
 GatherStep read_gather(StepReader& r);
 ScatterStep read_scatter(StepReader& r);
