@@ -4,6 +4,7 @@
       "target_name": "metalgrad",
       "sources": [
         "native/addon.cc",
+        "native/host_buffers.cc",
         "<!@(node -p \"require('./native/sources.json').join(' ')\")"
       ],
       "include_dirs": [

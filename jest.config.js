@@ -4,5 +4,6 @@ module.exports = {
   roots: ['<rootDir>/test'],
   transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }] },
   moduleNameMapper: { '^metalgrad$': '<rootDir>/lib/index.ts' },
+  setupFiles: ['<rootDir>/test/setup-poisoned-outputs.ts'],
   testTimeout: 60000,
 };

@@ -25,4 +25,6 @@ export { makeJaxpr } from './transforms/make-jaxpr';
 export { ClosedJaxpr, Jaxpr } from './ir/jaxpr';
 export { devices, devicePut, defaultDevice } from './device';
 export { numThreads, setNumThreads } from './threads';
+export { clearCache, hostMemory, setCacheLimit } from './memory';
+export type { HostMemory } from './memory';
 export { cpuFeatures } from './backend/native';

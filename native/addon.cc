@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "engine.h"
+#include "host_buffers.h"
 #include "threadpool.h"
 #include "vecmath.h"
 #ifdef METALGRAD_METAL
@@ -204,6 +205,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("execute", Napi::Function::New(env, Execute, "execute"));
   exports.Set("scalarOps", Napi::Function::New(env, ScalarOps, "scalarOps"));
   exports.Set("abiVersion", Napi::Number::New(env, metalgrad::cpu::kAbiVersion));
+  metalgrad::add_host_buffer_exports(env, exports);
   exports.Set("cpuFeatures", Napi::String::New(env, metalgrad::cpu::vecmath::cpu_features()));
 #ifdef METALGRAD_METAL
   exports.Set("metal", metalgrad::metal::Exports(env));

@@ -5,7 +5,7 @@
 
 import * as v8 from 'v8';
 import * as vm from 'vm';
-import { grad, jit, NDArray, numpy as np } from 'metalgrad';
+import { clearCache, grad, hostMemory, jit, NDArray, numpy as np, setCacheLimit } from 'metalgrad';
 
 /**
  * A real garbage collector call: `--expose-gc` set at run time, `gc` taken from a fresh context.
@@ -21,6 +21,11 @@ const MB = 1024 * 1024;
 function settle(): NodeJS.MemoryUsage {
   for (let i = 0; i < 3; i++) gc();
   return process.memoryUsage();
+}
+
+/** Bytes of array storage alive after full collections: ordinary ArrayBuffers plus cached host buffers in use. */
+function held(): number {
+  return settle().arrayBuffers + hostMemory().active;
 }
 
 describe('memory', () => {
@@ -90,21 +95,64 @@ describe('memory', () => {
   test('a jitted function releases large inputs, outputs and intermediates after the call', () => {
     const size = 1 << 20; // 4 MB of float32
     const f = jit((x: NDArray) => np.sum(np.exp(np.multiply(x, 0.5))));
-    const base = settle().arrayBuffers;
+    const base = held();
     for (let i = 0; i < 5; i++) {
       const x = np.zeros([size]);
       expect(f(x).item()).toBe(size);
     }
     // The cached plan keeps its pooled intermediates (at most two 4 MB buffers here: x/2 and its
     // exp); any retained input or output would add 4 MB more.
-    expect(settle().arrayBuffers - base).toBeLessThan(10 * MB);
+    expect(held() - base).toBeLessThan(10 * MB);
   });
 
   test('disposing an array releases its storage even while the wrapper is alive', () => {
     const arrays = Array.from({ length: 8 }, () => np.ones([1 << 18]));
-    const withData = settle().arrayBuffers;
+    const withData = held();
     arrays.forEach((a) => a.dispose());
-    expect(withData - settle().arrayBuffers).toBeGreaterThan(6 * MB);
+    expect(withData - held()).toBeGreaterThan(6 * MB);
     expect(() => arrays[0].toArray()).toThrow(/disposed/);
+  });
+
+  test('large outputs are recycled through the host buffer cache, even in a synchronous loop', () => {
+    const n = 1 << 20; // 4 MiB outputs
+    const f = jit((x: NDArray) => np.add(np.multiply(x, 2), 1));
+    const x = np.ones([n]);
+    const start = hostMemory();
+    expect(start.cacheLimit).toBe(256 * MB);
+    // 400 MiB of outputs without the event loop turning: the garbage collector hands each freed
+    // buffer straight back, so what is held stays bounded by the cache limit plus a few live ones.
+    let last: NDArray = x;
+    for (let i = 0; i < 100; i++) last = f(x);
+    expect(last.data()[n - 1]).toBe(3);
+    const during = hostMemory();
+    expect(during.active + during.cached).toBeLessThan(start.active + 256 * MB + 64 * MB);
+    settle();
+    const after = hostMemory();
+    expect(after.active).toBeLessThanOrEqual(start.active + 4 * MB); // `last` only
+    expect(after.cached).toBeGreaterThanOrEqual(4 * MB);
+    // A freed buffer is reused: the next output does not grow what the cache has handed out in total.
+    const total = after.active + after.cached;
+    last = f(x);
+    expect(hostMemory().active + hostMemory().cached).toBe(total);
+    clearCache();
+    expect(hostMemory().cached).toBe(0);
+    expect(hostMemory().cacheLimit).toBe(256 * MB);
+  });
+
+  test('setCacheLimit bounds the cache and checks its argument', () => {
+    const f = jit((x: NDArray) => np.multiply(x, 3));
+    const x = np.ones([1 << 18]); // 1 MiB outputs
+    try {
+      setCacheLimit(2 * MB);
+      for (let i = 0; i < 8; i++) f(x);
+      settle();
+      expect(hostMemory().cached).toBeLessThanOrEqual(2 * MB);
+      expect(hostMemory().cacheLimit).toBe(2 * MB);
+    } finally {
+      setCacheLimit(256 * MB);
+    }
+    expect(() => setCacheLimit(-1)).toThrow('setCacheLimit: argument `bytes` must be a non-negative integer, received -1');
+    expect(() => setCacheLimit(1.5)).toThrow(RangeError);
+    expect(() => setCacheLimit('1' as unknown as number)).toThrow('setCacheLimit: argument `bytes` must be a non-negative integer, received');
   });
 });

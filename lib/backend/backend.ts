@@ -16,6 +16,12 @@ export interface Executable {
 export interface Backend {
   readonly device: Device;
   allocate(dtype: DType, size: number): TypedArray;
+  /**
+   * A buffer whose contents are undefined, for a kernel output that the caller's kernels overwrite
+   * completely (every plan and eager output: intermediates are reused across calls, so every kernel
+   * already writes all of its outputs). Large ones are recycled rather than freshly paged in.
+   */
+  allocateOutput(dtype: DType, size: number): TypedArray;
   /** Prepares `kernels`, whose args index the buffer list given to `dispatch`. */
   compile(kernels: Kernel[]): Executable;
   /** Runs (or enqueues) the kernels over `bufs`, which must all have come from `allocate`. */

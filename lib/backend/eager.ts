@@ -93,7 +93,7 @@ export function executeEager<P extends Prim>(prim: P, operands: ConcreteArray[],
   const { outAvals, temps, aliases, exe, host } = eagerOp(backend, prim, args, params);
   if (host) {
     // Control flow: runs nested plans (compiled once per nested jaxpr).
-    const outs = outAvals.map((a) => backend.allocate(a.dtype, a.size));
+    const outs = outAvals.map((a) => backend.allocateOutput(a.dtype, a.size));
     host(args.map((a) => a.buffer.subarray(0, a.size)), outs);
     return outAvals.map((a, i) => new ConcreteArray(a, outs[i], device, committed));
   }
@@ -104,9 +104,9 @@ export function executeEager<P extends Prim>(prim: P, operands: ConcreteArray[],
   for (let i = 0; i < outAvals.length; i++) {
     const alias = aliases[i];
     const a = outAvals[i];
-    bufs[n + i] = alias === undefined ? backend.allocate(a.dtype, a.size) : bufs[alias];
+    bufs[n + i] = alias === undefined ? backend.allocateOutput(a.dtype, a.size) : bufs[alias];
   }
-  for (let i = 0; i < temps.length; i++) bufs[n + outAvals.length + i] = backend.allocate(temps[i].dtype, temps[i].size);
+  for (let i = 0; i < temps.length; i++) bufs[n + outAvals.length + i] = backend.allocateOutput(temps[i].dtype, temps[i].size);
   if (exe.launches > 0) backend.dispatch(exe, bufs);
   for (let i = 0; i < outAvals.length; i++) results[i] = new ConcreteArray(outAvals[i], bufs[n + i], device, committed);
   return results;

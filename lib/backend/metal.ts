@@ -85,6 +85,9 @@ export function createMetalBackend(addon: MetalAddon, cacheDir = metalCacheDir()
       const Ctor = STORAGE[dtype];
       return new Ctor(addon.allocate(size * Ctor.BYTES_PER_ELEMENT), 0, size);
     },
+    allocateOutput(dtype: DType, size: number): TypedArray {
+      return this.allocate(dtype, size);
+    },
     compile(kernels: Kernel[]): MetalExecutable {
       const code: number[] = [0];
       kernels.forEach((k, i) => {

@@ -22,6 +22,14 @@ export interface NativeAddon {
   abiVersion: number;
   /** The Metal host, in macOS builds only. */
   metal?: MetalAddon;
+  /**
+   * `bytes` uninitialised bytes from the recycled host buffer pool; absent where this Node build
+   * cannot offer pooled buffers (see native/host_buffers.cc).
+   */
+  allocateHost?(bytes: number): ArrayBuffer;
+  /** The pool's idle-byte limit, the bytes it holds idle now and the bytes handed out and still alive. */
+  bufferCache(): { limit: number; idle: number; live: number };
+  setBufferCacheLimit(bytes: number): void;
   /** The instruction set the CPU kernels use and those supported, e.g. `avx512 (supported: generic sse2 avx2 avx512)`. */
   cpuFeatures: string;
 }

@@ -135,7 +135,7 @@ export class Plan {
       bufs[this.inputSlots[i]] = moveTo(inputs[i], backend.device).buffer;
       committed ||= inputs[i].committed;
     }
-    for (const o of this.outSlots) bufs[o.slot] = backend.allocate(o.aval.dtype, o.aval.size);
+    for (const o of this.outSlots) bufs[o.slot] = backend.allocateOutput(o.aval.dtype, o.aval.size);
     try {
       this.runSegments();
       return this.outputs.map((o) => new ConcreteArray(o.aval, bufs[o.slot], backend.device, committed));

@@ -41,6 +41,16 @@ export function allocate(dtype: DType, size: number): TypedArray {
   return out;
 }
 
+/** `size` elements of `dtype` viewing `buffer` from its start. */
+export function viewOf(buffer: ArrayBuffer, dtype: DType, size: number): TypedArray {
+  return new (STORAGE[dtype] as unknown as new (b: ArrayBuffer, offset: number, n: number) => TypedArray)(buffer, 0, size);
+}
+
+/** Bytes per element of `dtype`'s storage. */
+export function bytesPerElement(dtype: DType): number {
+  return (STORAGE[dtype] as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+}
+
 export function isDType(x: unknown): x is DType {
   return typeof x === 'string' && (DTYPES as readonly string[]).includes(x);
 }

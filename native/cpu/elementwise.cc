@@ -132,7 +132,16 @@ struct StepContext {
   const double* consts;
   const CollapsedLayout& layout;
   const std::vector<char*>& bases;
+  // Outputs stored with non-temporal stores (bit o: output o).
+  uint64_t streamed;
 };
+
+// An output at least this large is written with non-temporal stores: it cannot stay in cache for
+// its consumer anyway, and ordinary stores would first read every line from memory (a third more
+// traffic for a read-one-write-one chain).
+constexpr int64_t kStreamBytes = int64_t{16} << 20;
+// In-place inputs are prefetched this many tiles ahead.
+constexpr int64_t kPrefetchTiles = 2;
 
 // Runs elements [start, end) of a step with its own register tiles and walker.
 void run_range(const StepContext& ctx, int64_t start, int64_t end) {
@@ -170,10 +179,10 @@ void run_range(const StepContext& ctx, int64_t start, int64_t end) {
       if (r >= 0 && r < nin && r < kMaxInPlaceInputs && in_place[r]) input_uses.push_back({slot, r});
     }
   }
-  // Outputs written in place: a 4-byte output with unit inner stride whose register exactly one
-  // instruction writes (the validator makes every read of it come later) is written straight to
-  // memory when its tile is one contiguous run, unless that memory overlaps an input read in place
-  // or another output written in place.
+  // Outputs written in place: the last instruction writing the register of a 4-byte output with
+  // unit inner stride (that no other output stores) writes straight to memory when the tile is one
+  // contiguous run, and later reads of the register read that memory, unless it overlaps an input
+  // read in place or another output. Streamed outputs are copied from their tiles instead.
   struct OutputInPlace {
     int32_t output, reg;
     size_t writer;
@@ -181,21 +190,18 @@ void run_range(const StepContext& ctx, int64_t start, int64_t end) {
   };
   thread_local std::vector<OutputInPlace> direct_outputs;
   thread_local std::vector<std::pair<const void**, size_t>> output_reads;  // slot, index in direct_outputs
-  thread_local std::vector<int32_t> writes;
   direct_outputs.clear();
   output_reads.clear();
-  writes.assign(static_cast<size_t>(step.nregs), 0);
-  for (const ProtoInstr& p : protos) ++writes[p.dst];
   for (size_t o = 0; o < step.outputs.size(); ++o) {
     const ElementwiseOutput& out = step.outputs[o];
     const int op = nin + static_cast<int>(o);
-    if (out.dtype == DType::boolean || layout.stride(op, inner) != 1 || out.reg < nin || writes[out.reg] != 1) continue;
+    if (out.dtype == DType::boolean || layout.stride(op, inner) != 1 || out.reg < nin || (ctx.streamed >> o & 1)) continue;
     bool shared = false;
     for (const ElementwiseOutput& other : step.outputs) shared |= &other != &out && other.reg == out.reg;
-    if (shared) continue;
-    size_t w = 0;
-    while (protos[w].dst != out.reg) ++w;
-    direct_outputs.push_back({static_cast<int32_t>(o), out.reg, w, nullptr});
+    size_t w = protos.size();
+    while (w > 0 && protos[w - 1].dst != out.reg) --w;
+    if (shared || w == 0) continue;
+    direct_outputs.push_back({static_cast<int32_t>(o), out.reg, w - 1, nullptr});
   }
   for (size_t d = 0; d < direct_outputs.size(); ++d) {
     for (size_t k = direct_outputs[d].writer + 1; k < protos.size(); ++k) {
@@ -227,7 +233,12 @@ void run_range(const StepContext& ctx, int64_t start, int64_t end) {
     for (int i = 0; i < nin; ++i) {
       if (i < kMaxInPlaceInputs && in_place[i]) {
         direct[i] = runs.n == 1 ? bases[i] + runs.off[i] * 4 : nullptr;
-        if (direct[i] != nullptr) continue;
+        if (direct[i] != nullptr) {
+          // Reading the input is the step's one trip to memory: ask for later tiles early.
+          // (Prefetches never fault, even past the end of the buffer.)
+          for (int64_t b = 0; b < count * 4; b += 64) __builtin_prefetch(direct[i] + kPrefetchTiles * kTile * 4 + b);
+          continue;
+        }
       }
       load(step.inputs[i].dtype, reg(i), bases[i], i, layout.stride(i, inner), runs);
     }
@@ -269,9 +280,11 @@ void run_range(const StepContext& ctx, int64_t start, int64_t end) {
       if (written && direct_outputs[next_direct++].mem != nullptr) continue;
       const ElementwiseOutput& out = step.outputs[o];
       const int op = nin + static_cast<int>(o);
-      store(out.dtype, bases[op], op, layout.stride(op, inner), reg(out.reg), runs);
+      if ((ctx.streamed >> o & 1) && runs.n == 1) stream_run(bases[op] + runs.off[op] * 4, reg(out.reg), count);
+      else store(out.dtype, bases[op], op, layout.stride(op, inner), reg(out.reg), runs);
     }
   }
+  if (ctx.streamed != 0) stream_fence();
 }
 
 }  // namespace
@@ -366,7 +379,13 @@ void run_elementwise(const ElementwiseStep& step, const double* consts, const Bu
     bases.push_back(view_base(out.view, out.dtype, bufs));
   }
   const CollapsedLayout layout = collapse(step.shape, strides);
-  const StepContext ctx{step, consts, layout, bases};
+  uint64_t streamed = 0;
+  for (size_t o = 0; o < step.outputs.size() && o < 64; ++o) {
+    const ElementwiseOutput& out = step.outputs[o];
+    const int op = nin + static_cast<int>(o);
+    if (step.shape.numel * 4 >= kStreamBytes && out.dtype != DType::boolean && layout.stride(op, layout.ndim - 1) == 1) streamed |= uint64_t{1} << o;
+  }
+  const StepContext ctx{step, consts, layout, bases, streamed};
 
   // Whole tiles per chunk, a few chunks per thread so the pool can balance them. Elements are
   // independent, so the chunking never changes a result.

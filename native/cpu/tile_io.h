@@ -8,6 +8,11 @@
 
 #include "dtype.h"
 
+#if defined(__x86_64__) || defined(_M_X64)
+#include <emmintrin.h>
+#define METALGRAD_STREAM_STORES 1
+#endif
+
 namespace metalgrad::cpu {
 
 // Deleter of tile memory allocated with `::operator new(bytes, std::align_val_t(64))`.
@@ -50,6 +55,33 @@ inline void store_bool_run(uint8_t* dst, const uint32_t* src, int64_t stride, in
   } else {
     for (int64_t i = 0; i < n; ++i) dst[i * stride] = static_cast<uint8_t>(src[i]);
   }
+}
+
+// Copies n contiguous 4-byte values to dst with non-temporal stores where the CPU has them (SSE2,
+// baseline on x86-64): for outputs far larger than the caches, whose lines would otherwise be read
+// from memory only to be overwritten. Other CPUs copy normally. Call stream_fence() before another
+// thread may read dst.
+inline void stream_run(void* dst, const void* src, int64_t n) {
+#ifdef METALGRAD_STREAM_STORES
+  auto* d = static_cast<char*>(dst);
+  const auto* s = static_cast<const char*>(src);
+  int64_t head = static_cast<int64_t>((16 - (reinterpret_cast<uintptr_t>(d) & 15)) & 15) / 4;
+  head = std::min(head, n);
+  std::memcpy(d, s, static_cast<size_t>(head) * 4);
+  int64_t i = head;
+  for (; i + 4 <= n; i += 4) {
+    _mm_stream_si128(reinterpret_cast<__m128i*>(d + i * 4), _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i * 4)));
+  }
+  std::memcpy(d + i * 4, s + i * 4, static_cast<size_t>(n - i) * 4);
+#else
+  std::memcpy(dst, src, static_cast<size_t>(n) * 4);
+#endif
+}
+
+inline void stream_fence() {
+#ifdef METALGRAD_STREAM_STORES
+  _mm_sfence();
+#endif
 }
 
 // Loads n elements of `dtype` starting at byte pointer `src` (element stride `stride`) into the
