@@ -13,6 +13,10 @@
 #include <stdexcept>
 #include <string>
 
+#if defined(__x86_64__)
+#include <xmmintrin.h>
+#endif
+
 #include "gemm_kernels.h"
 #include "threadpool.h"
 
@@ -125,16 +129,59 @@ void pack_a(const float* a, int64_t rs, int64_t cs, int h, int64_t kc, int mr, f
   }
 }
 
+// Copies kc rows of NR contiguous floats (row stride rs) into one packed panel. A fixed-size
+// memcpy compiles to a few vector moves, where a call per 64-128 byte row cost more than the copy.
+template <int NR>
+void pack_rows(const float* src, int64_t rs, int64_t kc, float* out) {
+  for (int64_t l = 0; l < kc; ++l) std::memcpy(out + l * NR, src + l * rs, NR * sizeof(float));
+}
+
+// One panel of a B stored transposed (element (l, j) at src[j * cs + l]): w columns, each a
+// contiguous run over l, interleaved into out[l * nr + j]. 4 x 4 blocks are transposed in SSE
+// registers (baseline on x86-64) so both the reads and the writes stay contiguous.
+void pack_transposed(const float* src, int64_t cs, int64_t kc, int w, int nr, float* out) {
+  int j = 0;
+#if defined(__x86_64__)
+  for (; j + 4 <= w; j += 4) {
+    const float* c0 = src + j * cs;
+    int64_t l = 0;
+    for (; l + 4 <= kc; l += 4) {
+      __m128 r0 = _mm_loadu_ps(c0 + l), r1 = _mm_loadu_ps(c0 + cs + l);
+      __m128 r2 = _mm_loadu_ps(c0 + 2 * cs + l), r3 = _mm_loadu_ps(c0 + 3 * cs + l);
+      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+      _mm_storeu_ps(out + l * nr + j, r0);
+      _mm_storeu_ps(out + (l + 1) * nr + j, r1);
+      _mm_storeu_ps(out + (l + 2) * nr + j, r2);
+      _mm_storeu_ps(out + (l + 3) * nr + j, r3);
+    }
+    for (; l < kc; ++l)
+      for (int t = 0; t < 4; ++t) out[l * nr + j + t] = c0[t * cs + l];
+  }
+#endif
+  for (; j < w; ++j) {
+    const float* col = src + j * cs;
+    for (int64_t l = 0; l < kc; ++l) out[l * nr + j] = col[l];
+  }
+}
+
 // Packs rows [0, kc) x columns [0, cols) of B into panels of nr columns: panel p holds, for each l,
 // columns p*nr .. p*nr+nr-1 of row l, zero-padded past `cols`.
 void pack_b(const float* b, int64_t rs, int64_t cs, int64_t kc, int64_t cols, int nr, float* out) {
   for (int64_t p0 = 0; p0 < cols; p0 += nr, out += kc * nr) {
     const int w = static_cast<int>(std::min<int64_t>(nr, cols - p0));
     const float* src = b + p0 * cs;
+    if (cs == 1 && w == nr && (nr == 8 || nr == 16 || nr == 32)) {
+      if (nr == 8) pack_rows<8>(src, rs, kc, out);
+      else if (nr == 16) pack_rows<16>(src, rs, kc, out);
+      else pack_rows<32>(src, rs, kc, out);
+      continue;
+    }
     if (cs == 1) {
       for (int64_t l = 0; l < kc; ++l) {
         std::memcpy(out + l * nr, src + l * rs, static_cast<size_t>(w) * sizeof(float));
       }
+    } else if (rs == 1) {
+      pack_transposed(src, cs, kc, w, nr, out);
     } else {
       for (int j = 0; j < w; ++j) {
         const float* col = src + j * cs;

@@ -50,7 +50,11 @@ void select_loop(const BoundInstr& in, int64_t n) {
   const auto* a = static_cast<const uint32_t*>(in.a);
   const auto* b = static_cast<const uint32_t*>(in.b);
   const auto* c = static_cast<const uint32_t*>(in.c);
-  for (int64_t i = 0; i < n; ++i) d[i] = a[i] ? b[i] : c[i];
+  // Branch-free, so the compiler vectorises it (a ?: reading b or c only on one side does not).
+  for (int64_t i = 0; i < n; ++i) {
+    const uint32_t take_b = 0u - static_cast<uint32_t>(a[i] != 0);
+    d[i] = (b[i] & take_b) | (c[i] & ~take_b);
+  }
 }
 
 template <class F>
