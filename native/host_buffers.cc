@@ -28,7 +28,7 @@ constexpr bool kPooled = false;
 constexpr bool kPooled = true;
 #endif
 
-void give_back(void* data, size_t length, void* /*deleter_data*/) { host_buffer_pool().release(data, length); }
+void give_back(void* data, size_t length, void* /*hint*/) { host_buffer_pool().release(data, length); }
 
 double number_arg(const Napi::CallbackInfo& info, const char* fn, const char* name, double max) {
   if (info.Length() != 1) {
@@ -56,17 +56,7 @@ Napi::Value AllocateHost(const Napi::CallbackInfo& info) {
   } catch (const std::bad_alloc&) {
     throw Napi::Error::New(env, "allocateHost: out of memory allocating " + std::to_string(bytes) + " bytes");
   }
-  v8::Isolate* isolate = v8::Isolate::GetCurrent();
-  std::shared_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(data, bytes, give_back, nullptr);
-  v8::Local<v8::ArrayBuffer> buffer = v8::ArrayBuffer::New(isolate, std::move(store));
-  napi_value out = reinterpret_cast<napi_value>(*buffer);
-  // The handle must read back as this very buffer through N-API.
-  void* seen = nullptr;
-  size_t seen_bytes = 0;
-  if (napi_get_arraybuffer_info(env, out, &seen, &seen_bytes) != napi_ok || seen != data || seen_bytes != bytes) {
-    throw Napi::Error::New(env, "allocateHost: this Node build's handles are not N-API values; pooled buffers are unavailable");
-  }
-  return Napi::Value(env, out);
+  return buffer_with_deleter(env, data, bytes, give_back, nullptr);
 }
 
 // bufferCache(): { limit, idle, live } in bytes.
@@ -85,6 +75,30 @@ Napi::Value SetBufferCacheLimit(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+bool buffers_with_deleters() { return kPooled; }
+
+Napi::Value buffer_with_deleter(Napi::Env env, void* data, size_t bytes, BufferDeleter deleter, void* hint) {
+  if (!kPooled) {
+    deleter(data, bytes, hint);
+    throw Napi::Error::New(env, "metalgrad: this Node build cannot make ArrayBuffers with deleters");
+  }
+#if !defined(V8_ENABLE_DIRECT_HANDLE) && !defined(V8_ENABLE_SANDBOX)
+  v8::Isolate* isolate = v8::Isolate::GetCurrent();
+  std::shared_ptr<v8::BackingStore> store = v8::ArrayBuffer::NewBackingStore(data, bytes, deleter, hint);
+  v8::Local<v8::ArrayBuffer> buffer = v8::ArrayBuffer::New(isolate, std::move(store));
+  napi_value out = reinterpret_cast<napi_value>(*buffer);
+  // The handle must read back as this very buffer through N-API.
+  void* seen = nullptr;
+  size_t seen_bytes = 0;
+  if (napi_get_arraybuffer_info(env, out, &seen, &seen_bytes) != napi_ok || seen != data || seen_bytes != bytes) {
+    throw Napi::Error::New(env, "metalgrad: this Node build's handles are not N-API values; buffers with deleters are unavailable");
+  }
+  return Napi::Value(env, out);
+#else
+  return env.Undefined();
+#endif
+}
 
 void add_host_buffer_exports(Napi::Env env, Napi::Object exports) {
   exports.Set("hostBuffersPooled", Napi::Boolean::New(env, kPooled));

@@ -7,6 +7,8 @@
 
 #include "host.h"
 #include "pipelines.h"
+#include "../host_buffers.h"
+#include "buffer_pool.h"
 
 #include <algorithm>
 #include <atomic>
@@ -26,8 +28,11 @@ struct Context {
   id<MTLDevice> device;
   id<MTLCommandQueue> queue;
   std::unique_ptr<PipelineCache> pipelines;
-  std::mutex mutex;  // guards buffers and pending (worker threads share the context)
+  std::mutex mutex;  // guards buffers, idle and pending (worker threads share the context)
   std::unordered_map<const void*, id<MTLBuffer>> buffers;  // by `contents`; owns each live buffer
+  // Buffers whose ArrayBuffer the GC freed, by length, for `allocate` to reuse.
+  std::unordered_map<NSUInteger, std::vector<id<MTLBuffer>>> idle;
+  size_t idle_bytes = 0;
   std::vector<id<MTLCommandBuffer>> pending;               // committed, not yet waited for
 };
 
@@ -87,7 +92,37 @@ Napi::Value Open(const Napi::CallbackInfo& info) {
   }
 }
 
-// allocate(bytes: number): ArrayBuffer over a new shared-storage MTLBuffer, released by the GC.
+// Runs when V8 frees an ArrayBuffer from `allocate`, on any thread: the MTLBuffer joins the idle
+// list for its length, or is released (its last reference here; command buffers retain what they
+// still use) once the idle bytes would pass the host buffer cache's limit (setCacheLimit).
+void recycle(void* data, size_t /*bytes*/, void* hint) {
+  auto* ctx = static_cast<Context*>(hint);
+  std::lock_guard<std::mutex> lock(ctx->mutex);
+  auto it = ctx->buffers.find(data);
+  if (it == ctx->buffers.end()) return;
+  id<MTLBuffer> buffer = it->second;
+  ctx->buffers.erase(it);
+  const NSUInteger length = [buffer length];
+  if (ctx->idle_bytes + length <= cpu::host_buffer_pool().limit()) {
+    ctx->idle[length].push_back(buffer);
+    ctx->idle_bytes += length;
+  }
+}
+
+// An idle buffer of exactly `length` bytes, or nil. Only when no command buffer is in flight: one
+// could still be reading or writing a buffer whose ArrayBuffer JS has already dropped.
+id<MTLBuffer> reuse(Context& ctx, NSUInteger length) {
+  std::lock_guard<std::mutex> lock(ctx.mutex);
+  auto it = ctx.idle.find(length);
+  if (!ctx.pending.empty() || it == ctx.idle.end() || it->second.empty()) return nil;
+  id<MTLBuffer> buffer = it->second.back();
+  it->second.pop_back();
+  ctx.idle_bytes -= length;
+  return buffer;
+}
+
+// allocate(bytes: number): ArrayBuffer over a shared-storage MTLBuffer (a recycled one where this
+// Node build allows: see native/host_buffers.h), given back when the GC frees the ArrayBuffer.
 Napi::Value Allocate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Context& ctx = require_context(env, "allocate");
@@ -95,14 +130,17 @@ Napi::Value Allocate(const Napi::CallbackInfo& info) {
   uint32_t bytes = byte_count(env, info[0], "allocate: bytes");
   NSUInteger max = [ctx.device maxBufferLength];
   if (bytes > max) fail(env, "allocate: " + std::to_string(bytes) + " bytes exceed the device's maximum buffer length (" + std::to_string(max) + ")");
-  id<MTLBuffer> buffer = [ctx.device newBufferWithLength:std::max<NSUInteger>(bytes, 16)
-                                                 options:MTLResourceStorageModeShared];
+  const NSUInteger length_wanted = std::max<NSUInteger>(bytes, 16);
+  const bool recyclable = buffers_with_deleters();
+  id<MTLBuffer> buffer = recyclable ? reuse(ctx, length_wanted) : nil;
+  if (!buffer) buffer = [ctx.device newBufferWithLength:length_wanted options:MTLResourceStorageModeShared];
   if (!buffer) fail(env, "allocate: out of GPU memory: could not allocate a buffer of " + std::to_string(bytes) + " bytes");
   void* contents = [buffer contents];
   {
     std::lock_guard<std::mutex> lock(ctx.mutex);
     ctx.buffers[contents] = buffer;
   }
+  if (recyclable) return buffer_with_deleter(env, contents, bytes, recycle, &ctx);
   int64_t length = static_cast<int64_t>([buffer length]);
   Napi::MemoryManagement::AdjustExternalMemory(env, length);
   return Napi::ArrayBuffer::New(env, contents, bytes, [length, &ctx](Napi::Env env, void* data) {
