@@ -47,10 +47,12 @@ void* BufferPool::acquire(size_t bytes) {
   const size_t cap = capacity_for(bytes);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = free_.find(cap);
-    if (it != free_.end() && !it->second.empty()) {
-      void* p = it->second.back();
+    auto it = by_capacity_.find(cap);
+    if (it != by_capacity_.end() && !it->second.empty()) {
+      Idle::iterator entry = it->second.back();
       it->second.pop_back();
+      void* p = entry->second;
+      lru_.erase(entry);
       idle_ -= cap;
       live_ += cap;
       return p;
@@ -62,35 +64,44 @@ void* BufferPool::acquire(size_t bytes) {
   return p;
 }
 
+void BufferPool::evict_locked(std::vector<std::pair<size_t, void*>>& out) {
+  while (idle_ > limit_ && !lru_.empty()) {
+    auto [cap, p] = lru_.back();
+    std::vector<Idle::iterator>& same = by_capacity_[cap];
+    // The least recent entry of a capacity is the first of its list.
+    same.erase(same.begin());
+    lru_.pop_back();
+    idle_ -= cap;
+    out.emplace_back(cap, p);
+  }
+}
+
 void BufferPool::release(void* data, size_t bytes) {
   const size_t cap = capacity_for(bytes);
+  std::vector<std::pair<size_t, void*>> drop;
   {
     std::lock_guard<std::mutex> lock(mu_);
     live_ -= cap;
-    if (idle_ + cap <= limit_) {
-      free_[cap].push_back(data);
+    if (cap > limit_) {
+      drop.emplace_back(cap, data);
+    } else {
+      lru_.emplace_front(cap, data);
+      by_capacity_[cap].push_back(lru_.begin());
       idle_ += cap;
-      return;
+      evict_locked(drop);
     }
   }
-  munmap(data, cap);
+  for (auto [c, p] : drop) munmap(p, c);
 }
 
 void BufferPool::set_limit(size_t limit) {
-  std::vector<std::pair<void*, size_t>> drop;
+  std::vector<std::pair<size_t, void*>> drop;
   {
     std::lock_guard<std::mutex> lock(mu_);
     limit_ = limit;
-    // Evict the largest idle buffers first until the idle bytes fit.
-    for (auto it = free_.rbegin(); it != free_.rend() && idle_ > limit_; ++it) {
-      while (!it->second.empty() && idle_ > limit_) {
-        drop.emplace_back(it->second.back(), it->first);
-        it->second.pop_back();
-        idle_ -= it->first;
-      }
-    }
+    evict_locked(drop);
   }
-  for (auto [p, cap] : drop) munmap(p, cap);
+  for (auto [c, p] : drop) munmap(p, c);
 }
 
 size_t BufferPool::limit() const {
@@ -109,14 +120,15 @@ size_t BufferPool::live_bytes() const {
 }
 
 void BufferPool::trim() {
-  std::map<size_t, std::vector<void*>> drop;
+  std::vector<std::pair<size_t, void*>> drop;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    drop.swap(free_);
+    for (auto& entry : lru_) drop.push_back(entry);
+    lru_.clear();
+    by_capacity_.clear();
     idle_ = 0;
   }
-  for (auto& [cap, ps] : drop)
-    for (void* p : ps) munmap(p, cap);
+  for (auto [c, p] : drop) munmap(p, c);
 }
 
 BufferPool& host_buffer_pool() {

@@ -7,8 +7,10 @@
 #pragma once
 
 #include <cstddef>
-#include <map>
+#include <list>
 #include <mutex>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace metalgrad::cpu {
@@ -28,7 +30,8 @@ class BufferPool {
   // Memory for at least `bytes` bytes with capacity `capacity_for(bytes)`; a recycled buffer of that
   // capacity if one is idle. Throws std::bad_alloc when the OS has no memory left.
   void* acquire(size_t bytes);
-  // Gives back a buffer from `acquire(bytes)` (the same `bytes`).
+  // Gives back a buffer from `acquire(bytes)` (the same `bytes`). Beyond the idle limit, the
+  // least recently released idle buffers go back to the OS first.
   void release(void* data, size_t bytes);
 
   void set_limit(size_t limit);
@@ -40,11 +43,17 @@ class BufferPool {
   void trim();
 
  private:
+  using Idle = std::list<std::pair<size_t, void*>>;  // (capacity, memory), most recent first
+
+  // Unmaps idle buffers, least recent first, until the idle bytes fit `limit_`. Holds mu_.
+  void evict_locked(std::vector<std::pair<size_t, void*>>& out);
+
   mutable std::mutex mu_;
   size_t limit_;
   size_t idle_ = 0;
   size_t live_ = 0;
-  std::map<size_t, std::vector<void*>> free_;  // by capacity
+  Idle lru_;
+  std::unordered_map<size_t, std::vector<Idle::iterator>> by_capacity_;  // most recent last
 };
 
 // The process-wide pool behind the addon's host buffers; its limit starts from

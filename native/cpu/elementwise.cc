@@ -169,6 +169,17 @@ void run_range(const StepContext& ctx, int64_t start, int64_t end) {
   for (int i = 0; i < nin && i < kMaxInPlaceInputs; ++i) {
     in_place[i] = step.inputs[i].dtype != DType::boolean && layout.stride(i, inner) == 1;
   }
+  // A broadcast scalar input (every stride 0) that no instruction overwrites fills its tile once
+  // per range rather than once per tile.
+  thread_local std::vector<char> fill_once;
+  fill_once.assign(static_cast<size_t>(nin), 0);
+  for (int i = 0; i < nin; ++i) {
+    bool scalar = true;
+    for (int d = 0; d < layout.ndim; ++d) scalar &= layout.stride(i, d) == 0;
+    for (const ProtoInstr& p : protos) scalar &= p.dst != i;
+    fill_once[i] = scalar;
+  }
+  bool filled = false;
   // An input stored as an output straight from its register must be in that register.
   for (const ElementwiseOutput& out : step.outputs) {
     if (out.reg < nin && out.reg < kMaxInPlaceInputs) in_place[out.reg] = false;
@@ -231,6 +242,10 @@ void run_range(const StepContext& ctx, int64_t start, int64_t end) {
       ++runs.n;
     }
     for (int i = 0; i < nin; ++i) {
+      if (fill_once[i]) {
+        if (!filled) load_any(step.inputs[i].dtype, reg(i), bases[i] + runs.off[i] * static_cast<int64_t>(dtype_size(step.inputs[i].dtype)), 0, kTile);
+        continue;
+      }
       if (i < kMaxInPlaceInputs && in_place[i]) {
         direct[i] = runs.n == 1 ? bases[i] + runs.off[i] * 4 : nullptr;
         if (direct[i] != nullptr) {
@@ -242,6 +257,7 @@ void run_range(const StepContext& ctx, int64_t start, int64_t end) {
       }
       load(step.inputs[i].dtype, reg(i), bases[i], i, layout.stride(i, inner), runs);
     }
+    filled = true;
     for (const InputUse& u : input_uses) *u.slot = direct[u.input] != nullptr ? direct[u.input] : reg(u.input);
     // A direct output must not touch memory that an input read in place or any other output
     // touches in this tile (a single run, so each operand's span is one strided range).

@@ -50,12 +50,37 @@ TEST(buffer_pool_keeps_at_most_its_limit_idle) {
   std::vector<void*> held;
   for (int i = 0; i < 3; ++i) held.push_back(pool.acquire(size_t{2} << 20));
   for (void* p : held) pool.release(p, size_t{2} << 20);
-  CHECK_EQ(pool.idle_bytes(), size_t{4} << 20);  // the third went back to the OS
+  CHECK_EQ(pool.idle_bytes(), size_t{4} << 20);  // the first released went back to the OS
+  // The most recently released come back first.
+  CHECK(pool.acquire(size_t{2} << 20) == held[2]);
+  CHECK(pool.acquire(size_t{2} << 20) == held[1]);
+  pool.release(held[1], size_t{2} << 20);
+  pool.release(held[2], size_t{2} << 20);
   pool.set_limit(size_t{2} << 20);
   CHECK_EQ(pool.idle_bytes(), size_t{2} << 20);
   CHECK_EQ(pool.limit(), size_t{2} << 20);
   pool.set_limit(0);
   CHECK_EQ(pool.idle_bytes(), size_t{0});
+}
+
+TEST(buffer_pool_evicts_the_least_recent_of_any_size) {
+  // Idle buffers of a size no longer asked for must not keep new sizes out of the cache.
+  BufferPool pool(size_t{8} << 20);
+  void* old_a = pool.acquire(size_t{4} << 20);
+  void* old_b = pool.acquire(size_t{4} << 20);
+  pool.release(old_a, size_t{4} << 20);
+  pool.release(old_b, size_t{4} << 20);
+  CHECK_EQ(pool.idle_bytes(), size_t{8} << 20);
+  void* fresh = pool.acquire(size_t{6} << 20);
+  pool.release(fresh, size_t{6} << 20);  // evicts old_a, then old_b
+  CHECK_EQ(pool.idle_bytes(), size_t{6} << 20);
+  CHECK(pool.acquire(size_t{6} << 20) == fresh);
+  CHECK_EQ(pool.idle_bytes(), size_t{0});
+  pool.release(fresh, size_t{6} << 20);
+  // A buffer larger than the whole limit is never kept.
+  void* huge = pool.acquire(size_t{10} << 20);
+  pool.release(huge, size_t{10} << 20);
+  CHECK_EQ(pool.idle_bytes(), size_t{6} << 20);
 }
 
 TEST(buffer_pool_is_thread_safe) {
