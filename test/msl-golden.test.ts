@@ -67,6 +67,36 @@ describe('generated source', () => {
     ]));
   });
 
+  test('a reduction with an epilogue runs it on the accumulator, writing over the result it replaces', () => {
+    const steps = fuse(makeJaxpr((x: NDArray) => np.mean(x, { axis: 1 }))(np.zeros([4, 6])).jaxpr);
+    expect(steps).toHaveLength(1);
+    if (steps[0].kind !== 'fused') throw new Error('expected the mean to be one fused kernel');
+    const k = steps[0].group.kernel;
+    // The sum is written where the mean goes (bound twice), so only the mean is stored.
+    expect(mslBindings(k)).toEqual([{ arg: 0, dtype: 'float32', writes: false }, { arg: 1, dtype: 'float32', writes: true }, { arg: 1, dtype: 'float32', writes: true }]);
+    expect(generateMslKernel(k, 'mean_rows')).toBe(source([
+      '// mean_rows: reduce_sum of [4, 6] over axes [1], one thread per output element',
+      'kernel void mean_rows(',
+      '    device const float* in0 [[buffer(0)]],',
+      '    device float* out0 [[buffer(1)]],',
+      '    device float* out1 [[buffer(2)]],',
+      '    uint gid [[thread_position_in_grid]]) {',
+      '  if (gid >= 4u) return;',
+      '  const int o0 = int(gid);',
+      '  const int base = o0 * 6;',
+      '  float acc = 0.0f;',
+      '  for (int j0 = 0; j0 < 6; ++j0) {',
+      '    acc = mg_add(acc, in0[base + j0]);',
+      '  }',
+      '  // epilogue: 2 instructions on the result',
+      '  const float e0 = acc;',
+      '  const float e1 = 6.0f;',
+      '  const float e2 = mg_div(e0, e1);',
+      '  out1[int(gid)] = e2;',
+      '}',
+    ]));
+  });
+
   test('the matmul fallback computes one element of C per thread', () => {
     expect(generateMslKernel(matmulKernel(), 'matmul_batched')).toBe(source([
       '// matmul_batched: matmul fallback (one thread per output element), [2] x [3, 4] @ [4, 5]',

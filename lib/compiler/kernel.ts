@@ -195,7 +195,8 @@ export function kernelArgs(k: Kernel): { reads: number[]; writes: number[] } {
   const e = epilogueOf(k);
   if (!e) return own;
   const epi = ownArgs(e.kernel);
-  return { reads: [...own.reads, ...epi.reads], writes: [...own.writes, ...epi.writes] };
+  // The epilogue's src reads the kernel's own result, not a buffer from outside.
+  return { reads: [...own.reads, ...epi.reads.filter((_, i) => i !== e.src)], writes: [...own.writes, ...epi.writes] };
 }
 
 function ownArgs(k: Kernel): { reads: number[]; writes: number[] } {

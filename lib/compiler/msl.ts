@@ -422,15 +422,22 @@ function emitProgram(k: ElementwiseKernel, lines: string[], index: (view: number
 // Epilogues
 
 /**
- * The lines that run `kernel`'s epilogue (if any) for one element of its result: `value` (of the
- * result's dtype) at flat result index `flat` (an unsigned expression). Generators of reductions
- * and matmuls call this right after storing the result element; the epilogue's `src` input is
- * `value` itself, its other inputs and its outputs are the buffers after the kernel's own.
+ * The lines that store one element of a reduction's or matmul's result and run the kernel's
+ * epilogue on it: `store` (the generator's own store statement of `value`), unless an epilogue
+ * output overwrites that element anyway, then the epilogue at flat result index `flat` (an unsigned
+ * expression). Its `src` input is `value` itself; its other inputs and its outputs are the buffers
+ * after the kernel's own (`mslBindings`). Generators of reductions and matmuls call this in place
+ * of their store.
  */
-export function epilogueLines(kernel: Kernel, value: string, flat: string, pad = '  '): string[] {
+export function resultStore(kernel: Kernel, value: string, flat: string, store: string, pad = '  '): string[] {
   const e: Epilogue | undefined = epilogueOf(kernel);
-  if (!e) return [];
-  const own = ownBindings(kernel);
+  if (!e) return [`${pad}${store}`];
+  const src = e.kernel.inputs[e.src].view;
+  const overwritten = e.kernel.outputs.some((o) => o.view.arg === src.arg && o.view.offset === src.offset && o.view.strides.every((st, d) => st === src.strides[d]));
+  return [...(overwritten ? [] : [`${pad}${store}`]), ...epilogueLines(e, ownBindings(kernel), value, flat, pad)];
+}
+
+function epilogueLines(e: Epilogue, own: MslBinding[], value: string, flat: string, pad: string): string[] {
   const firstIn = own.filter((b) => !b.writes).length;
   const firstOut = own.length - firstIn;
   const k = e.kernel;
@@ -511,7 +518,7 @@ function reduce(k: ReduceKernel, name: string): string {
     lines.push(`${pad}acc = mg_${REDUCE_SCALAR_OP[k.op]}(acc, ${load('in0', at === '0' ? 'base' : `base + ${at}`, k.dtype)});`);
     for (let d = red.dims.length - 1; d >= 0; d--) lines.push(`${'  '.repeat(d + 1)}}`);
   }
-  lines.push(`  out0[${k.output.offset === 0 ? 'gid' : `${k.output.offset} + gid`}] = ${store('acc', k.dtype)};`, ...epilogueLines(k, 'acc', 'gid'), '}', '');
+  lines.push(...resultStore(k, 'acc', 'gid', `out0[${k.output.offset === 0 ? 'gid' : `${k.output.offset} + gid`}] = ${store('acc', k.dtype)};`), '}', '');
   return lines.join('\n');
 }
 
@@ -548,7 +555,7 @@ function elementwiseReduce(k: ElementwiseKernel, r: ElementwiseReduce, name: str
     lines.push(`${pad}acc = mg_${REDUCE_SCALAR_OP[r.op]}(acc, ${program.nameOf(r.reg)});`);
     for (let i = redDims.length - 1; i >= 0; i--) lines.push(`${'  '.repeat(i + 1)}}`);
   }
-  lines.push(`  ${outName}[${r.output.offset === 0 ? 'gid' : `${r.output.offset} + gid`}] = ${store('acc', r.dtype)};`, ...epilogueLines(k, 'acc', 'gid'), '}', '');
+  lines.push(...resultStore(k, 'acc', 'gid', `${outName}[${r.output.offset === 0 ? 'gid' : `${r.output.offset} + gid`}] = ${store('acc', r.dtype)};`), '}', '');
   return lines.join('\n');
 }
 
@@ -591,7 +598,7 @@ function matmul(k: MatmulKernel, name: string): string {
   lines.push(`  ${t} acc = ${mslLiteral(0, k.dtype)};`);
   lines.push(`  for (int l = 0; l < ${k.k}; ++l) {`);
   lines.push(`    acc = mg_add(acc, mg_mul(in0[${indexExpr(0, [1, sa[2]], ['a_row', 'l'])}], in1[${indexExpr(0, [1, sb[1]], ['b_col', 'l'])}]));`);
-  lines.push('  }', `  out0[${indexExpr(k.c.offset, [sc[0], sc[1], sc[2]], [p, i, j])}] = acc;`, ...epilogueLines(k, 'acc', 'gid'), '}', '');
+  lines.push('  }', ...resultStore(k, 'acc', 'gid', `out0[${indexExpr(k.c.offset, [sc[0], sc[1], sc[2]], [p, i, j])}] = acc;`), '}', '');
   return lines.join('\n');
 }
 
