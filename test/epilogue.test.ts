@@ -153,6 +153,13 @@ describe('matmul epilogues', () => {
     expectSameAsUnfused((a, wt) => np.add(np.matmul(a, wt), 1), [np.zeros([3, 0]), np.zeros([0, 4])]);
   });
 
+  test('a result read by another matmul, or reshaped for one, is left alone', () => {
+    const w2 = random.normal(random.key(15), [33, 4]);
+    expectSameAsUnfused((a, wt, wo) => np.matmul(np.matmul(a, wt), wo), [x, w, w2]);
+    expectSameAsUnfused((a, wt, wo) => np.matmul(np.reshape(np.sum(a, { axis: 1 }), [1, 37]), np.reshape(np.matmul(a, wt), [37, 33])), [x, w, w2]);
+    expectSameAsUnfused((a) => np.einsum('i,i,j->j', np.sum(a, { axis: 1 }), np.max(a, { axis: 1 }), np.mean(a, { axis: 0 })), [x]);
+  });
+
   test('int32 matmuls and a bool epilogue', () => {
     const xi = np.astype(np.multiply(x, 10), 'int32');
     const wi = np.astype(np.multiply(w, 10), 'int32');

@@ -370,7 +370,7 @@ export function fuse(jaxpr: Jaxpr, options: FusionOptions = {}): Step[] {
   /** Makes a reshape of the head's result part of the head, when nothing else reads the result. */
   const absorbReshape = (h: Head, eqn: Eqn): boolean => {
     const { result } = h;
-    if (eqn.inputs[0] !== result || eqn.outs.length !== 1 || outsOfJaxpr.has(result) || uses.get(result) !== 1) return false;
+    if (eqn.inputs.length !== 1 || eqn.inputs[0] !== result || eqn.outs.length !== 1 || outsOfJaxpr.has(result) || uses.get(result) !== 1) return false;
     const lowering = primitiveDef(eqn.prim).lower([result.aval], [eqn.outs[0].aval], eqn.params as never);
     const k = lowering.kernels[0];
     if (lowering.temps.length > 0 || lowering.kernels.length !== 1 || k.kind !== 'alias' || k.input !== 0 || k.output !== 1) return false;
