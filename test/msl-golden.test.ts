@@ -8,7 +8,7 @@ import { makeJaxpr, numpy as np, NDArray } from 'metalgrad';
 import { ShapedArray } from '../lib/core/aval';
 import { DTYPES, SHORT_NAME } from '../lib/core/dtype';
 import { fuse } from '../lib/compiler/fusion';
-import { ElementwiseKernel, Kernel, SCALAR_OPS, SOURCE_KIND_OPS } from '../lib/compiler/kernel';
+import { ElementwiseKernel, Kernel, ReduceKernel, SCALAR_OPS, SOURCE_KIND_OPS } from '../lib/compiler/kernel';
 import { generateMsl, generateMslKernel, mslBindings, mslLiteral, mslOpsHeader, mslThreads } from '../lib/compiler/msl';
 import { primitiveDef } from '../lib/primitives';
 
@@ -233,6 +233,15 @@ describe('validation', () => {
     const many: ElementwiseKernel = { ...k, outputs: Array.from({ length: 31 }, (_, i) => ({ ...k.outputs[0], view: { ...k.outputs[0].view, arg: i + 1 } })) };
     expect(() => generateMsl(many, 'k')).toThrow('generateMsl: kernel k takes 32 buffers; Metal binds at most 31');
     expect(() => generateMsl({ ...many, outputs: many.outputs.slice(1) }, 'k')).not.toThrow();
+  });
+  test('an epilogue that does not read the result element for element is rejected', () => {
+    // sum over axis 1 of [6, 7, 5] gives 30 elements; the epilogue negates them into arg 2.
+    const sum = reduceKernel() as ReduceKernel;
+    const neg = (shape: number[], dtype: string): ElementwiseKernel => ({ ...unary('neg', 'float32'), shape, inputs: [{ dtype, view: { arg: 1, offset: 0, strides: shape.map(() => 1) } }] }) as ElementwiseKernel;
+    expect(() => generateMsl({ ...sum, epilogue: { kernel: neg([30], 'float32'), src: 0 } }, 'k')).not.toThrow();
+    expect(() => generateMsl({ ...sum, epilogue: { kernel: neg([30], 'float32'), src: 1 } }, 'k')).toThrow("generateMsl: the epilogue's src must be one of its 1 inputs, received 1");
+    expect(() => generateMsl({ ...sum, epilogue: { kernel: neg([29], 'float32'), src: 0 } }, 'k')).toThrow('generateMsl: the epilogue runs over 29 elements but the result has 30');
+    expect(() => generateMsl({ ...sum, epilogue: { kernel: neg([30], 'int32'), src: 0 } }, 'k')).toThrow("generateMsl: the epilogue's src input is int32 but the result is float32");
   });
   test('a kernel name that is not an identifier, and alias kernels, are rejected', () => {
     expect(() => generateMsl(unary('neg', 'int32'), 'my kernel')).toThrow('the kernel name must be an identifier');

@@ -432,9 +432,22 @@ function emitProgram(k: ElementwiseKernel, lines: string[], index: (view: number
 export function resultStore(kernel: Kernel, value: string, flat: string, store: string, pad = '  '): string[] {
   const e: Epilogue | undefined = epilogueOf(kernel);
   if (!e) return [`${pad}${store}`];
+  checkEpilogue(kernel, e);
   const src = e.kernel.inputs[e.src].view;
   const overwritten = e.kernel.outputs.some((o) => o.view.arg === src.arg && o.view.offset === src.offset && o.view.strides.every((st, d) => st === src.strides[d]));
   return [...(overwritten ? [] : [`${pad}${store}`]), ...epilogueLines(e, ownBindings(kernel), value, flat, pad)];
+}
+
+/** An epilogue must read the kernel's result (one element per thread) as its input `src`. */
+function checkEpilogue(kernel: Kernel, e: Epilogue): void {
+  const k = e.kernel;
+  const n = k.inputs.length;
+  if (!(Number.isInteger(e.src) && e.src >= 0 && e.src < n)) throw new Error(`generateMsl: the epilogue's src must be one of its ${n} inputs, received ${e.src}`);
+  if (k.reduce) throw new Error('generateMsl: an epilogue cannot have a reduction of its own');
+  const count = mslThreads(kernel);
+  if (sizeOf(k.shape) !== count) throw new Error(`generateMsl: the epilogue runs over ${sizeOf(k.shape)} elements but the result has ${count}`);
+  const dtype = kernel.kind === 'elementwise' ? kernel.reduce?.dtype : kernel.kind === 'reduce' || kernel.kind === 'matmul' ? kernel.dtype : undefined;
+  if (k.inputs[e.src].dtype !== dtype) throw new Error(`generateMsl: the epilogue's src input is ${k.inputs[e.src].dtype} but the result is ${dtype}`);
 }
 
 function epilogueLines(e: Epilogue, own: MslBinding[], value: string, flat: string, pad: string): string[] {
