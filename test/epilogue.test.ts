@@ -7,7 +7,9 @@
 import fc from 'fast-check';
 import { grad, jit, lax, makeJaxpr, nn, numpy as np, random, Array as MgArray, NDArray } from 'metalgrad';
 import { fuse } from '../lib/compiler/fusion';
-import { epilogueOf } from '../lib/compiler/kernel';
+import { epilogueOf, Kernel, ReduceKernel } from '../lib/compiler/kernel';
+import { encodeProgram } from '../lib/backend/encode';
+import { native } from '../lib/backend/native';
 import { expectClose } from './util';
 
 type Fn = (...xs: MgArray[]) => MgArray | MgArray[];
@@ -217,6 +219,29 @@ describe('the fusion pass', () => {
     expect(e.kernel.outputs.map((o) => o.view.arg)).toContain(step.group.kernel.c.arg);
     const off = fuse(makeJaxpr((a: NDArray) => np.mean(a))(x as NDArray).jaxpr, { epilogues: false });
     expect(off).toHaveLength(2);
+  });
+
+  test('the native engine rejects a malformed epilogue with a clear error', () => {
+    // sum over the rows of a [3, 4] input into 3 elements, then out = -sum into buffer 2.
+    const sum: ReduceKernel = { kind: 'reduce', op: 'sum', dtype: 'float32', shape: [3, 4], input: { arg: 0, offset: 0, strides: [4, 1] }, axes: [1], output: { arg: 1, offset: 0 } };
+    const neg = (arg: number, strides = [1]) => ({
+      kind: 'elementwise' as const,
+      shape: [3],
+      inputs: [{ dtype: 'float32' as const, view: { arg, offset: 0, strides } }],
+      outputs: [{ dtype: 'float32' as const, view: { arg: 2, offset: 0, strides: [1] }, reg: 1 }],
+      nregs: 2,
+      instrs: [{ op: 'neg' as const, kind: 'float32' as const, dst: 1, a: 0, b: -1, c: -1 }],
+      consts: [],
+    });
+    const run = (k: Kernel, out = new Float32Array(3)) => {
+      const p = encodeProgram([k]);
+      native().run(p.code, p.consts, [new Float32Array(12).fill(1), new Float32Array(3), out]);
+      return out;
+    };
+    expect(Array.from(run({ ...sum, epilogue: { kernel: neg(1), src: 0 } }))).toEqual([-4, -4, -4]);
+    expect(() => run({ ...sum, epilogue: { kernel: neg(0), src: 0 } })).toThrow('step 0 (reduce): epilogue src input must read the step\'s result contiguously');
+    expect(() => run({ ...sum, epilogue: { kernel: neg(1, [2]), src: 0 } })).toThrow(/src input must read the step's result contiguously/);
+    expect(() => run({ ...sum, epilogue: { kernel: neg(1), src: 3 } })).toThrow('epilogue src is input 3 but the epilogue has 1 inputs');
   });
 
   test('jit rejects a malformed fusion option', () => {
