@@ -15,6 +15,7 @@ export * as random from './random';
 export * as tree from './core/tree';
 export { jit, Lowered } from './transforms/jit';
 export type { JitOptions, Jitted } from './transforms/jit';
+export type { FusionOptions } from './compiler/fusion';
 export { grad, valueAndGrad, vjp } from './transforms/grad';
 export type { GradOptions } from './transforms/grad';
 export { jvp } from './transforms/jvp';

@@ -8,7 +8,7 @@ import { makeJaxpr, numpy as np, NDArray } from 'metalgrad';
 import { ShapedArray } from '../lib/core/aval';
 import { DTYPES, SHORT_NAME } from '../lib/core/dtype';
 import { fuse } from '../lib/compiler/fusion';
-import { ElementwiseKernel, Kernel, SCALAR_OPS, SOURCE_KIND_OPS } from '../lib/compiler/kernel';
+import { ElementwiseKernel, Kernel, ReduceKernel, SCALAR_OPS, SOURCE_KIND_OPS } from '../lib/compiler/kernel';
 import { generateMsl, generateMslKernel, mslBindings, mslLiteral, mslOpsHeader, mslThreads } from '../lib/compiler/msl';
 import { primitiveDef } from '../lib/primitives';
 
@@ -63,6 +63,36 @@ describe('generated source', () => {
       '    acc = mg_add(acc, in0[base + j0 * 5]);',
       '  }',
       '  out0[gid] = acc;',
+      '}',
+    ]));
+  });
+
+  test('a reduction with an epilogue runs it on the accumulator, writing over the result it replaces', () => {
+    const steps = fuse(makeJaxpr((x: NDArray) => np.mean(x, { axis: 1 }))(np.zeros([4, 6])).jaxpr);
+    expect(steps).toHaveLength(1);
+    if (steps[0].kind !== 'fused') throw new Error('expected the mean to be one fused kernel');
+    const k = steps[0].group.kernel;
+    // The sum is written where the mean goes (bound twice), so only the mean is stored.
+    expect(mslBindings(k)).toEqual([{ arg: 0, dtype: 'float32', writes: false }, { arg: 1, dtype: 'float32', writes: true }, { arg: 1, dtype: 'float32', writes: true }]);
+    expect(generateMslKernel(k, 'mean_rows')).toBe(source([
+      '// mean_rows: reduce_sum of [4, 6] over axes [1], one thread per output element',
+      'kernel void mean_rows(',
+      '    device const float* in0 [[buffer(0)]],',
+      '    device float* out0 [[buffer(1)]],',
+      '    device float* out1 [[buffer(2)]],',
+      '    uint gid [[thread_position_in_grid]]) {',
+      '  if (gid >= 4u) return;',
+      '  const int o0 = int(gid);',
+      '  const int base = o0 * 6;',
+      '  float acc = 0.0f;',
+      '  for (int j0 = 0; j0 < 6; ++j0) {',
+      '    acc = mg_add(acc, in0[base + j0]);',
+      '  }',
+      '  // epilogue: 2 instructions on the result',
+      '  const float e0 = acc;',
+      '  const float e1 = 6.0f;',
+      '  const float e2 = mg_div(e0, e1);',
+      '  out1[int(gid)] = e2;',
       '}',
     ]));
   });
@@ -203,6 +233,15 @@ describe('validation', () => {
     const many: ElementwiseKernel = { ...k, outputs: Array.from({ length: 31 }, (_, i) => ({ ...k.outputs[0], view: { ...k.outputs[0].view, arg: i + 1 } })) };
     expect(() => generateMsl(many, 'k')).toThrow('generateMsl: kernel k takes 32 buffers; Metal binds at most 31');
     expect(() => generateMsl({ ...many, outputs: many.outputs.slice(1) }, 'k')).not.toThrow();
+  });
+  test('an epilogue that does not read the result element for element is rejected', () => {
+    // sum over axis 1 of [6, 7, 5] gives 30 elements; the epilogue negates them into arg 2.
+    const sum = reduceKernel() as ReduceKernel;
+    const neg = (shape: number[], dtype: string): ElementwiseKernel => ({ ...unary('neg', 'float32'), shape, inputs: [{ dtype, view: { arg: 1, offset: 0, strides: shape.map(() => 1) } }] }) as ElementwiseKernel;
+    expect(() => generateMsl({ ...sum, epilogue: { kernel: neg([30], 'float32'), src: 0 } }, 'k')).not.toThrow();
+    expect(() => generateMsl({ ...sum, epilogue: { kernel: neg([30], 'float32'), src: 1 } }, 'k')).toThrow("generateMsl: the epilogue's src must be one of its 1 inputs, received 1");
+    expect(() => generateMsl({ ...sum, epilogue: { kernel: neg([29], 'float32'), src: 0 } }, 'k')).toThrow('generateMsl: the epilogue runs over 29 elements but the result has 30');
+    expect(() => generateMsl({ ...sum, epilogue: { kernel: neg([30], 'int32'), src: 0 } }, 'k')).toThrow("generateMsl: the epilogue's src input is int32 but the result is float32");
   });
   test('a kernel name that is not an identifier, and alias kernels, are rejected', () => {
     expect(() => generateMsl(unary('neg', 'int32'), 'my kernel')).toThrow('the kernel name must be an identifier');

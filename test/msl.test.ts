@@ -9,6 +9,7 @@
 import { lax, makeJaxpr, nn, numpy as np, NDArray, random } from 'metalgrad';
 import { ShapedArray } from '../lib/core/aval';
 import { DType, DTYPES } from '../lib/core/dtype';
+import { epilogueOf } from '../lib/compiler/kernel';
 import { primitiveDef } from '../lib/primitives';
 import { BINARY_PRIMS, BinaryPrim, COMPARE_PRIMS, UNARY_PRIMS, UnaryPrim } from '../lib/primitives/types';
 import { Case, Compiled, compileCases, initialBuffers, jaxprCases, mismatch, primCase, runCpu, runMsl, TRANSCENDENTAL } from './msl/harness';
@@ -209,6 +210,10 @@ add({
   tol: 'exact',
 });
 
+/** Float matmul cases get finite inputs (see `finite` above). */
+const withFiniteInputs = (cs: Case[]): Case[] =>
+  cs.map((c) => ({ ...c, data: Object.fromEntries(c.inputs.filter((b) => c.bufs[b].dtype === 'float32').map((b) => [b, finite(c.bufs[b].size)])) }));
+
 // Fused kernels from the real pipeline.
 const x43 = np.zeros([4, 3]);
 const fused = [
@@ -225,6 +230,17 @@ const fused = [
   ...jaxprCases('at_add', makeJaxpr((x: NDArray, v: NDArray) => np.multiply(x.at(':', [3, 0, 3]).add(v), 2))(x43, np.zeros([4, 3]))),
   ...jaxprCases('dynamic_update_slice', makeJaxpr((x: NDArray, u: NDArray) => lax.dynamicUpdateSlice(x, u, [1, 2]))(np.zeros([5, 6]), np.zeros([2, 3]))),
   ...jaxprCases('sort_take_along', makeJaxpr((x: NDArray) => np.takeAlongAxis(x, np.argsort(x, { axis: 0 }), 0))(np.zeros([6, 4]))),
+  // Epilogues: elementwise work on a reduction's or matmul's result inside that kernel.
+  ...jaxprCases('epi_mean', makeJaxpr((x: NDArray) => np.mean(x, { axis: 1 }))(np.zeros([7, 9]))),
+  ...jaxprCases('epi_var', makeJaxpr((x: NDArray) => np.var(x, { axis: 0 }))(np.zeros([7, 9]))),
+  ...jaxprCases('epi_logsumexp', makeJaxpr((x: NDArray) => nn.logsumexp(x, { axis: 1 }))(np.zeros([5, 6]))),
+  ...jaxprCases('epi_sum_kept_bool', makeJaxpr((x: NDArray) => { const s = np.sum(x, { axis: 0 }); return [s, np.greater(np.sqrt(np.abs(s)), 1)]; })(np.zeros([4, 6]))),
+  ...jaxprCases('epi_max_int', makeJaxpr((x: NDArray, y: NDArray) => np.multiply(np.max(x, { axis: 1 }), y))(np.zeros([4, 6], { dtype: 'int32' }), np.zeros([4], { dtype: 'int32' }))),
+  ...withFiniteInputs(jaxprCases('epi_dense_relu', makeJaxpr((x: NDArray, w: NDArray, b: NDArray) => nn.relu(np.add(np.matmul(x, w), b)))(np.zeros([5, 7]), np.zeros([7, 3]), np.zeros([3])))),
+  ...withFiniteInputs(jaxprCases('epi_dense_gelu', makeJaxpr((x: NDArray, w: NDArray, b: NDArray) => nn.gelu(np.add(np.matmul(x, w), b)))(np.zeros([5, 7]), np.zeros([7, 3]), np.zeros([3])))),
+  ...withFiniteInputs(jaxprCases('epi_matmul_t_kept', makeJaxpr((x: NDArray, w: NDArray) => { const y = np.matmul(np.transpose(w), np.transpose(x)); return [y, np.tanh(y)]; })(np.zeros([5, 7]), np.zeros([7, 3])))),
+  ...withFiniteInputs(jaxprCases('epi_bmm', makeJaxpr((x: NDArray, w: NDArray, b: NDArray) => nn.sigmoid(np.add(np.matmul(x, w), b)))(np.zeros([2, 3, 4]), np.zeros([2, 4, 5]), np.zeros([3, 1])))),
+  ...jaxprCases('epi_matmul_int', makeJaxpr((x: NDArray, w: NDArray) => np.greater(np.matmul(x, w), 2))(np.zeros([4, 6], { dtype: 'int32' }), np.zeros([6, 3], { dtype: 'int32' }))),
 ];
 for (const c of fused) add(c);
 
@@ -250,6 +266,11 @@ describe('generated MSL matches the CPU path', () => {
     expect(chain).toHaveLength(1);
     const k = chain[0].kernels[0];
     expect(k.kind === 'elementwise' && k.instrs.length).toBeGreaterThanOrEqual(8);
+  });
+
+  test('the epilogue cases carry epilogues on reductions, fused reductions and matmuls', () => {
+    const kinds = new Set(fused.filter((c) => c.name.startsWith('epi_')).flatMap((c) => c.kernels.filter((k) => epilogueOf(k)).map((k) => (k.kind === 'elementwise' ? 'elementwise_reduce' : k.kind))));
+    expect([...kinds].sort()).toEqual(['elementwise_reduce', 'matmul', 'reduce']);
   });
 
   test.each(cases.map((c, i) => [c.name, i] as const))('%s', (_name, i) => {

@@ -1,7 +1,7 @@
 /** @file Encodes kernels (with args already mapped to buffer indices) into the native step program (native/ABI.md). */
 
 import { DTYPE_CODE } from '../core/dtype';
-import { Kernel, SCALAR_OPS, View } from '../compiler/kernel';
+import { ElementwiseKernel, Epilogue, Kernel, SCALAR_OPS, View } from '../compiler/kernel';
 
 const OPCODE = new Map<string, number>(SCALAR_OPS.map((n, i) => [n, i]));
 const REDUCE_OP = { sum: 0, prod: 1, max: 2, min: 3 } as const;
@@ -21,6 +21,30 @@ export function encodeProgram(kernels: Kernel[]): Program {
   const view = (out: number[], v: View): void => {
     out.push(v.arg, v.offset, ...v.strides);
   };
+  /** An ELEMENTWISE payload; its consts join the program's. */
+  const program = (p: number[], k: ElementwiseKernel): void => {
+    const base = consts.length;
+    consts.push(...k.consts);
+    p.push(k.shape.length, ...k.shape, k.inputs.length, k.outputs.length, k.nregs, k.instrs.length);
+    for (const i of k.inputs) {
+      p.push(DTYPE_CODE[i.dtype]);
+      view(p, i.view);
+    }
+    for (const o of k.outputs) {
+      p.push(DTYPE_CODE[o.dtype]);
+      view(p, o.view);
+      p.push(o.reg);
+    }
+    for (const ins of k.instrs) {
+      p.push(OPCODE.get(ins.op) as number, DTYPE_CODE[ins.kind], ins.dst, ins.op === 'const' ? ins.a + base : ins.a, ins.b, ins.c);
+    }
+  };
+  /** The optional trailing epilogue of kinds 2, 4 and 9: `src, <ELEMENTWISE payload>`. */
+  const epilogue = (p: number[], e: Epilogue | undefined): void => {
+    if (!e) return;
+    p.push(e.src);
+    program(p, e.kernel);
+  };
   for (const k of kernels) {
     if (k.kind === 'alias') continue;
     const p: number[] = [];
@@ -28,22 +52,11 @@ export function encodeProgram(kernels: Kernel[]): Program {
     switch (k.kind) {
       case 'elementwise': {
         kind = k.reduce ? 9 : 1;
-        const base = consts.length;
-        consts.push(...k.consts);
-        p.push(k.shape.length, ...k.shape, k.inputs.length, k.outputs.length, k.nregs, k.instrs.length);
-        for (const i of k.inputs) {
-          p.push(DTYPE_CODE[i.dtype]);
-          view(p, i.view);
+        program(p, k);
+        if (k.reduce) {
+          p.push(REDUCE_OP[k.reduce.op], k.reduce.reg, k.reduce.axes.length, ...k.reduce.axes, k.reduce.output.arg, k.reduce.output.offset);
+          epilogue(p, k.reduce.epilogue);
         }
-        for (const o of k.outputs) {
-          p.push(DTYPE_CODE[o.dtype]);
-          view(p, o.view);
-          p.push(o.reg);
-        }
-        for (const ins of k.instrs) {
-          p.push(OPCODE.get(ins.op) as number, DTYPE_CODE[ins.kind], ins.dst, ins.op === 'const' ? ins.a + base : ins.a, ins.b, ins.c);
-        }
-        if (k.reduce) p.push(REDUCE_OP[k.reduce.op], k.reduce.reg, k.reduce.axes.length, ...k.reduce.axes, k.reduce.output.arg, k.reduce.output.offset);
         break;
       }
       case 'reduce':
@@ -51,6 +64,7 @@ export function encodeProgram(kernels: Kernel[]): Program {
         p.push(REDUCE_OP[k.op], DTYPE_CODE[k.dtype], k.shape.length, ...k.shape);
         view(p, k.input);
         p.push(k.axes.length, ...k.axes, k.output.arg, k.output.offset);
+        epilogue(p, k.epilogue);
         break;
       case 'argreduce':
         kind = 3;
@@ -64,6 +78,7 @@ export function encodeProgram(kernels: Kernel[]): Program {
         view(p, k.a);
         view(p, k.b);
         view(p, k.c);
+        epilogue(p, k.epilogue);
         break;
       case 'gather': {
         kind = 5;

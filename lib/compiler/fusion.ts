@@ -9,7 +9,7 @@ import { ShapedArray } from '../core/aval';
 import { contiguousStrides, shapesEqual } from '../core/shape';
 import { Atom, Eqn, Jaxpr, Literal, Var } from '../ir/jaxpr';
 import { primitiveDef } from '../primitives';
-import { ElementwiseKernel, ElementwiseReduce, Instr, ReduceKernel, SOURCE_KIND_OPS, View } from './kernel';
+import { ElementwiseKernel, ElementwiseReduce, Epilogue, Instr, Kernel, MatmulKernel, ReduceKernel, remapKernel, SOURCE_KIND_OPS, View } from './kernel';
 
 /** Most buffers one fused kernel may read (keeps the native argument list and register file small). */
 export const MAX_KERNEL_INPUTS = 16;
@@ -19,15 +19,29 @@ export const MAX_KERNEL_BUFFERS = 31;
 /** A step of the lowered program: one equation lowered on its own, or a fused group. */
 export type Step = { kind: 'eqn'; eqn: Eqn } | { kind: 'fused'; group: FusedGroup };
 
+export interface FusionOptions {
+  /**
+   * Whether elementwise work on a reduction's or a matmul's result joins that kernel as its
+   * epilogue (default true; false keeps it a kernel of its own, e.g. to compare results).
+   */
+  epilogues?: boolean;
+}
+
 export interface FusedGroup {
   eqns: Eqn[];
   /** Atoms read from outside the group, in kernel-input order. */
   inputs: Atom[];
   /** Values stored for use outside the group (a fused reduction's result last). */
   outputs: Var[];
-  /** The kernel, with args numbered [inputs..., outputs...]. */
-  kernel: ElementwiseKernel;
+  /**
+   * The kernel, with args numbered [inputs..., outputs...]: an elementwise program (perhaps with a
+   * reduction), or a reduction or matmul carrying an epilogue.
+   */
+  kernel: Kernel;
 }
+
+/** A fused group whose kernel is an elementwise program. */
+type ElementwiseGroup = FusedGroup & { kernel: ElementwiseKernel };
 
 /** A reduction that can take a group's value as its prologue. */
 interface ReduceTail {
@@ -46,6 +60,19 @@ function reduceTail(eqn: Eqn): ReduceTail | null {
   const k = lowering.kernels[0];
   if (k.kind !== 'reduce' || k.output.offset !== 0 || !isIdentityView(k.input, k.shape)) return null;
   return { eqn, kernel: k };
+}
+
+/**
+ * The matmul an equation lowers to, if it is that single kernel writing a contiguous C from element 0
+ * (so C's flat index is the result's, and an epilogue can run on its finished blocks).
+ */
+function matmulHead(eqn: Eqn): MatmulKernel | null {
+  if (eqn.outs.length !== 1) return null;
+  const lowering = primitiveDef(eqn.prim).lower(eqn.inputs.map((a) => a.aval), [eqn.outs[0].aval], eqn.params as never);
+  if (lowering.temps.length > 0 || lowering.kernels.length !== 1) return null;
+  const k = lowering.kernels[0];
+  if (k.kind !== 'matmul' || k.c.arg !== 2 || !isIdentityView(k.c, [k.batch, k.m, k.n])) return null;
+  return k;
 }
 
 /**
@@ -79,7 +106,14 @@ class GroupBuilder {
   private readonly regOf = new Map<Var, number>();
   private readonly pending: { eqn: Eqn; kernel: ElementwiseKernel }[] = [];
 
-  constructor(readonly shape: readonly number[]) {}
+  /**
+   * @param head the step just before this group, when the group may become its epilogue: the group
+   *   then reads the head's result only element for element, and none of its other outputs.
+   */
+  constructor(
+    readonly shape: readonly number[],
+    readonly head?: Head,
+  ) {}
 
   produces(v: Var): boolean {
     return this.regOf.has(v);
@@ -92,6 +126,7 @@ class GroupBuilder {
     for (let i = 0; i < eqn.inputs.length; i++) {
       const a = eqn.inputs[i];
       const view = kernel.inputs[i].view;
+      if (this.head && a instanceof Var && this.head.outputs.includes(a) && (a !== this.head.result || !isIdentityView(view, this.shape))) return false;
       if (a instanceof Var && this.regOf.has(a)) {
         if (!isIdentityView(view, this.shape)) return false;
       } else if (!(a instanceof Literal) && this.findInput(a, view) === undefined) newInputs++;
@@ -110,6 +145,11 @@ class GroupBuilder {
     return true;
   }
 
+  /** Whether the group reads `a` from memory. */
+  reads(a: Atom): boolean {
+    return this.inputs.some((x) => x.atom === a);
+  }
+
   private findInput(a: Atom, view: View): number | undefined {
     const i = this.inputs.findIndex((x) => x.atom === a && x.view.offset === view.offset && x.view.strides.every((s, j) => s === view.strides[j]));
     return i < 0 ? undefined : i;
@@ -121,7 +161,7 @@ class GroupBuilder {
   }
 
   /** Finishes the kernel, storing `outputs` (values used outside the group) and reducing for `tail`. */
-  finish(outputs: Var[], tail?: ReduceTail): FusedGroup {
+  finish(outputs: Var[], tail?: ReduceTail): ElementwiseGroup {
     const nin = this.inputs.length;
     let nextReg = nin;
     this.regOf.clear();
@@ -246,31 +286,129 @@ function scheduleForFusion(eqns: Eqn[], kernels: (ElementwiseKernel | null)[]): 
   return order;
 }
 
+/**
+ * A step that can take an epilogue: a reduction (alone, or with its prologue) or a matmul, with its
+ * kernel's args numbered [inputs..., outputs...] and its result the last output.
+ */
+interface Head {
+  eqns: Eqn[];
+  inputs: Atom[];
+  outputs: Var[];
+  kernel: ElementwiseKernel | ReduceKernel | MatmulKernel;
+  result: Var;
+}
+
+/** The head an equation lowered on its own makes, if any. */
+function eqnHead(eqn: Eqn): Head | null {
+  const k: ReduceKernel | MatmulKernel | null = reduceTail(eqn)?.kernel ?? matmulHead(eqn);
+  if (!k) return null;
+  return { eqns: [eqn], inputs: eqn.inputs, outputs: [eqn.outs[0]], kernel: k, result: eqn.outs[0] };
+}
+
+const groupHead = (g: ElementwiseGroup): Head | null => (g.kernel.reduce ? { ...g, result: g.outputs[g.outputs.length - 1] } : null);
+
+/**
+ * `head` with the elementwise group `epi` (built after it, over its result's shape) as its
+ * epilogue, storing `outputs` of the group; null when the group does not read the result or the
+ * kernel would bind too many buffers. The result is stored on its own only when `keep` (used
+ * elsewhere) or when no output of the group has its dtype; otherwise it is written where such an
+ * output goes and the epilogue overwrites it in place.
+ */
+function attachEpilogue(head: Head, epi: GroupBuilder, outputs: Var[], keep: boolean): FusedGroup | null {
+  const { result } = head;
+  const alias = keep ? -1 : outputs.findIndex((v) => v.aval.dtype === result.aval.dtype);
+  const stored = keep || alias < 0;
+  const headKept = head.outputs.filter((v) => v !== result);
+  if (!epi.reads(result)) return null;
+  if (head.inputs.length + epi.inputs.length - 1 + headKept.length + (stored ? 1 : 0) + outputs.length > MAX_KERNEL_BUFFERS) return null;
+  const fin = epi.finish(outputs);
+  const src = fin.inputs.indexOf(result);
+  const inputs = [...head.inputs, ...fin.inputs.filter((_, i) => i !== src)];
+  const allOutputs = [...headKept, ...(stored ? [result] : []), ...fin.outputs];
+  const nin = inputs.length;
+  const resultArg = nin + headKept.length + (stored ? 0 : alias);
+  const hin = head.inputs.length;
+  const headArg = (arg: number): number => {
+    if (arg < hin) return arg;
+    const v = head.outputs[arg - hin];
+    return v === result ? resultArg : nin + headKept.indexOf(v);
+  };
+  const ein = fin.inputs.length;
+  const firstEpiOutput = nin + headKept.length + (stored ? 1 : 0);
+  const epiArg = (arg: number): number => {
+    if (arg === src) return resultArg;
+    if (arg < ein) return hin + (arg < src ? arg : arg - 1);
+    return firstEpiOutput + arg - ein;
+  };
+  const epilogue: Epilogue = { kernel: remapKernel(fin.kernel, epiArg) as ElementwiseKernel, src };
+  const k = remapKernel(head.kernel, headArg) as Head['kernel'];
+  let kernel: Kernel;
+  if (k.kind === 'elementwise') kernel = { ...k, reduce: { ...(k.reduce as ElementwiseReduce), epilogue } };
+  else kernel = { ...k, epilogue };
+  return { eqns: [...head.eqns, ...fin.eqns], inputs, outputs: allOutputs, kernel };
+}
+
 /** Splits a jaxpr's equations into steps, fusing runs of elementwise equations. */
-export function fuse(jaxpr: Jaxpr): Step[] {
+export function fuse(jaxpr: Jaxpr, options: FusionOptions = {}): Step[] {
   const steps: Step[] = [];
   const uses = new Map<Var, number>();
   const outsOfJaxpr = new Set(jaxpr.outs.filter((o): o is Var => o instanceof Var));
   let group: GroupBuilder | null = null;
+  /** The last step pushed, when it can take an epilogue. */
+  let head: Head | null = null;
+  const push = (step: Step, h: Head | null): void => {
+    steps.push(step);
+    head = options.epilogues === false ? null : h;
+  };
+  const pushEqn = (eqn: Eqn): void => push({ kind: 'eqn', eqn }, eqnHead(eqn));
+  /** Values of `eqns` (computed by `g`) needed after them: outputs of the jaxpr or read elsewhere. */
+  const neededOutside = (eqns: Eqn[], produces: (v: Var) => boolean, candidates: Var[]): Var[] => {
+    const internalUses = new Map<Var, number>();
+    for (const e of eqns) for (const a of e.inputs) if (a instanceof Var && produces(a)) internalUses.set(a, (internalUses.get(a) ?? 0) + 1);
+    return candidates.filter((v) => outsOfJaxpr.has(v) || (uses.get(v) ?? 0) > (internalUses.get(v) ?? 0));
+  };
+  /** Makes a reshape of the head's result part of the head, when nothing else reads the result. */
+  const absorbReshape = (h: Head, eqn: Eqn): boolean => {
+    const { result } = h;
+    if (eqn.inputs.length !== 1 || eqn.inputs[0] !== result || eqn.outs.length !== 1 || outsOfJaxpr.has(result) || uses.get(result) !== 1) return false;
+    const lowering = primitiveDef(eqn.prim).lower([result.aval], [eqn.outs[0].aval], eqn.params as never);
+    const k = lowering.kernels[0];
+    if (lowering.temps.length > 0 || lowering.kernels.length !== 1 || k.kind !== 'alias' || k.input !== 0 || k.output !== 1) return false;
+    const reshaped = eqn.outs[0];
+    const next: Head = { ...h, eqns: [...h.eqns, eqn], outputs: h.outputs.map((v) => (v === result ? reshaped : v)), result: reshaped };
+    steps[steps.length - 1] = { kind: 'fused', group: { eqns: next.eqns, inputs: next.inputs, outputs: next.outputs, kernel: next.kernel } };
+    head = next;
+    return true;
+  };
   /** Closes the open group, with `tail` reducing one of its values when given. */
   const closeGroup = (tail?: ReduceTail): void => {
     if (!group) {
-      if (tail) steps.push({ kind: 'eqn', eqn: tail.eqn });
+      if (tail) pushEqn(tail.eqn);
       return;
     }
     const g = group;
     group = null;
     const unfused = (): void => {
-      for (const eqn of g.eqns) steps.push({ kind: 'eqn', eqn });
-      if (tail) steps.push({ kind: 'eqn', eqn: tail.eqn });
+      for (const eqn of g.eqns) pushEqn(eqn);
+      if (tail) pushEqn(tail.eqn);
     };
+    const outputs = neededOutside(tail ? [...g.eqns, tail.eqn] : g.eqns, (v) => g.produces(v), g.eqns.map((e) => e.outs[0]));
+    // A group right after a reduction or matmul that reads its result becomes that kernel's epilogue.
+    if (g.head && !tail && g.head === head) {
+      const { result } = g.head;
+      const keep = neededOutside(g.eqns, (v) => v === result, [result]).length > 0;
+      const merged = attachEpilogue(g.head, g, outputs, keep);
+      if (merged) {
+        steps[steps.length - 1] = { kind: 'fused', group: merged };
+        head = null;
+        return;
+      }
+    }
     if (g.eqns.length === 1 && !tail) return unfused();
-    const internalUses = new Map<Var, number>();
-    for (const e of tail ? [...g.eqns, tail.eqn] : g.eqns) for (const a of e.inputs) if (a instanceof Var && g.produces(a)) internalUses.set(a, (internalUses.get(a) ?? 0) + 1);
-    const outputs = g.eqns.map((e) => e.outs[0]).filter((v) => outsOfJaxpr.has(v) || (uses.get(v) ?? 0) > (internalUses.get(v) ?? 0));
     // Too many stored values for one kernel: leave this run unfused (rare: most values stay internal).
     if (g.inputs.length + outputs.length + (tail ? 1 : 0) > MAX_KERNEL_BUFFERS) return unfused();
-    steps.push({ kind: 'fused', group: g.finish(outputs, tail) });
+    const fin = g.finish(outputs, tail);
+    push({ kind: 'fused', group: fin }, groupHead(fin));
   };
   for (const e of jaxpr.eqns) for (const a of e.inputs) if (a instanceof Var) uses.set(a, (uses.get(a) ?? 0) + 1);
   const kernels = jaxpr.eqns.map(fusibleKernel);
@@ -278,6 +416,9 @@ export function fuse(jaxpr: Jaxpr): Step[] {
     const eqn = jaxpr.eqns[i];
     const kernel = kernels[i];
     if (!kernel) {
+      // A reshape of a head's result (e.g. keepdims) moves no data: the head writes the reshaped
+      // value, so elementwise work on it can still become the head's epilogue.
+      if (!group && head && absorbReshape(head, eqn)) continue;
       // A reduction of a value the open group computes joins the group: the group's program becomes
       // the reduction's prologue, so the reduced operand never goes to memory.
       const tail = group ? reduceTail(eqn) : null;
@@ -286,13 +427,18 @@ export function fuse(jaxpr: Jaxpr): Step[] {
         continue;
       }
       closeGroup();
-      steps.push({ kind: 'eqn', eqn });
+      pushEqn(eqn);
       continue;
     }
     if (group && (group as GroupBuilder).tryAdd(eqn, kernel)) continue;
     closeGroup();
-    group = new GroupBuilder(kernel.shape);
-    group.tryAdd(eqn, kernel);
+    const h = head as Head | null;
+    group = new GroupBuilder(kernel.shape, h && shapesEqual(h.result.aval.shape, kernel.shape) ? h : undefined);
+    if (!group.tryAdd(eqn, kernel)) {
+      // The first equation reads the head's result other than element for element.
+      group = new GroupBuilder(kernel.shape);
+      group.tryAdd(eqn, kernel);
+    }
   }
   closeGroup();
   return steps;

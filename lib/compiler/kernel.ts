@@ -58,6 +58,20 @@ export interface ElementwiseReduce {
   reg: number;
   axes: number[];
   output: { arg: number; offset: number };
+  epilogue?: Epilogue;
+}
+
+/**
+ * Elementwise work on the result of a reduction or matmul (its epilogue), run on each finished
+ * block of the result while it is in cache. `kernel` runs over the result's shape (it has no
+ * reduction of its own); its input `src` is the result, read through a contiguous view of where the
+ * step writes it: the result's own buffer when it is used elsewhere, otherwise an output of the
+ * epilogue with the same layout, which the epilogue then overwrites in place. Element i of the
+ * epilogue reads element i of the result only, so blocks are independent.
+ */
+export interface Epilogue {
+  kernel: ElementwiseKernel;
+  src: number;
 }
 
 export interface ReduceKernel {
@@ -68,6 +82,7 @@ export interface ReduceKernel {
   input: View;
   axes: number[];
   output: { arg: number; offset: number };
+  epilogue?: Epilogue;
 }
 
 export interface ArgReduceKernel {
@@ -91,6 +106,8 @@ export interface MatmulKernel {
   a: View;
   b: View;
   c: View;
+  /** Runs on each finished block of C; needs C contiguous ([m * n, n, 1] from `c.offset`). */
+  epilogue?: Epilogue;
 }
 
 /** The output shares the input's buffer (a reshape of a contiguous array). */
@@ -166,8 +183,23 @@ export interface ScanKernel {
 
 export type Kernel = ElementwiseKernel | ReduceKernel | ArgReduceKernel | MatmulKernel | AliasKernel | GatherKernel | ScatterKernel | SortKernel | ScanKernel;
 
+/** The epilogue of a kernel, if it has one. */
+export function epilogueOf(k: Kernel): Epilogue | undefined {
+  if (k.kind === 'elementwise') return k.reduce?.epilogue;
+  return k.kind === 'reduce' || k.kind === 'matmul' ? k.epilogue : undefined;
+}
+
 /** The arg indices a kernel reads and writes. */
 export function kernelArgs(k: Kernel): { reads: number[]; writes: number[] } {
+  const own = ownArgs(k);
+  const e = epilogueOf(k);
+  if (!e) return own;
+  const epi = ownArgs(e.kernel);
+  // The epilogue's src reads the kernel's own result, not a buffer from outside.
+  return { reads: [...own.reads, ...epi.reads.filter((_, i) => i !== e.src)], writes: [...own.writes, ...epi.writes] };
+}
+
+function ownArgs(k: Kernel): { reads: number[]; writes: number[] } {
   switch (k.kind) {
     case 'elementwise':
       return { reads: k.inputs.map((i) => i.view.arg), writes: [...k.outputs.map((o) => o.view.arg), ...(k.reduce ? [k.reduce.output.arg] : [])] };
@@ -194,19 +226,21 @@ export function kernelArgs(k: Kernel): { reads: number[]; writes: number[] } {
 export function remapKernel(k: Kernel, f: (arg: number) => number): Kernel {
   const v = (x: View): View => ({ ...x, arg: f(x.arg) });
   const b = (x: Block): Block => ({ ...x, arg: f(x.arg) });
+  const epi = (e: Epilogue | undefined) => (e ? { epilogue: { ...e, kernel: remapKernel(e.kernel, f) as ElementwiseKernel } } : {});
   switch (k.kind) {
     case 'elementwise':
       return {
         ...k,
         inputs: k.inputs.map((i) => ({ ...i, view: v(i.view) })),
         outputs: k.outputs.map((o) => ({ ...o, view: v(o.view) })),
-        ...(k.reduce ? { reduce: { ...k.reduce, output: { ...k.reduce.output, arg: f(k.reduce.output.arg) } } } : {}),
+        ...(k.reduce ? { reduce: { ...k.reduce, output: { ...k.reduce.output, arg: f(k.reduce.output.arg) }, ...epi(k.reduce.epilogue) } } : {}),
       };
     case 'reduce':
+      return { ...k, input: v(k.input), output: { ...k.output, arg: f(k.output.arg) }, ...epi(k.epilogue) };
     case 'argreduce':
-      return { ...k, input: v(k.input), output: { ...k.output, arg: f(k.output.arg) } } as Kernel;
+      return { ...k, input: v(k.input), output: { ...k.output, arg: f(k.output.arg) } };
     case 'matmul':
-      return { ...k, a: v(k.a), b: v(k.b), c: v(k.c) };
+      return { ...k, a: v(k.a), b: v(k.b), c: v(k.c), ...epi(k.epilogue) };
     case 'alias':
       return { ...k, input: f(k.input), output: f(k.output) };
     case 'gather':

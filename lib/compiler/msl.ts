@@ -10,7 +10,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { DType, DTYPES, SHORT_NAME } from '../core/dtype';
 import { contiguousStrides, sizeOf } from '../core/shape';
-import { ArgReduceKernel, ElementwiseKernel, ElementwiseReduce, GatherKernel, Instr, Kernel, MatmulKernel, ReduceKernel, ScalarOp, ScanKernel, ScatterKernel, SortKernel, View } from './kernel';
+import { ArgReduceKernel, ElementwiseKernel, ElementwiseReduce, Epilogue, epilogueOf, GatherKernel, Instr, Kernel, MatmulKernel, ReduceKernel, ScalarOp, ScanKernel, ScatterKernel, SortKernel, View } from './kernel';
 
 type Form = 'copy' | 'const' | 'convert' | 'unary' | 'binary' | 'compare' | 'select';
 const F: DType[] = ['float32'];
@@ -126,8 +126,19 @@ export function generateMslKernel(kernel: Kernel, name: string): string {
   }
 }
 
-/** The buffers a generated kernel takes, in `[[buffer(i)]]` order. */
+/**
+ * The buffers a generated kernel takes, in `[[buffer(i)]]` order: reads, then writes; an epilogue's
+ * inputs (except the result it reads) follow the kernel's own reads, its outputs the kernel's writes.
+ */
 export function mslBindings(kernel: Kernel): MslBinding[] {
+  const own = ownBindings(kernel);
+  const e = epilogueOf(kernel);
+  if (!e) return own;
+  const epi = ownBindings(e.kernel).filter((_, i) => i !== e.src);
+  return [...own.filter((b) => !b.writes), ...epi.filter((b) => !b.writes), ...own.filter((b) => b.writes), ...epi.filter((b) => b.writes)];
+}
+
+function ownBindings(kernel: Kernel): MslBinding[] {
   switch (kernel.kind) {
     case 'elementwise':
       return [
@@ -201,14 +212,14 @@ function indexExpr(offset: number, strides: readonly number[], vars: readonly st
   return terms.join(' + ');
 }
 
-/** Declares `const int <vars[d]>` for the row-major decomposition of `gid` over `dims`. */
-function decompose(dims: readonly number[], vars: readonly string[]): string[] {
+/** Declares `const int <vars[d]>` for the row-major decomposition of `gid` (an unsigned index) over `dims`. */
+function decompose(dims: readonly number[], vars: readonly string[], gid = 'gid', pad = '  '): string[] {
   const lines: string[] = [];
   let inner = 1;
   for (let d = dims.length - 1; d >= 0; d--) {
-    const q = inner === 1 ? 'gid' : `gid / ${inner}u`;
-    const e = d === 0 ? q : inner === 1 ? `gid % ${dims[d]}u` : `(${q}) % ${dims[d]}u`;
-    lines.unshift(`  const int ${vars[d]} = int(${e});`);
+    const q = inner === 1 ? gid : `${gid} / ${inner}u`;
+    const e = d === 0 ? q : inner === 1 ? `${gid} % ${dims[d]}u` : `(${q}) % ${dims[d]}u`;
+    lines.unshift(`${pad}const int ${vars[d]} = int(${e});`);
     inner *= dims[d];
   }
   return lines;
@@ -355,12 +366,21 @@ function elementwise(k: ElementwiseKernel, name: string): string {
   return lines.join('\n');
 }
 
+/** How a program names its registers (`<prefix><reg>`), gets its inputs and names its output buffers. */
+interface ProgramIo {
+  prefix: string;
+  /** The value of input i, or null to load it from `in<i>`. */
+  input: (i: number) => string | null;
+  output: (o: number) => string;
+}
+const DEFAULT_IO: ProgramIo = { prefix: 'r', input: () => null, output: (o) => `out${o}` };
+
 /**
  * Emits the loads, instructions and (through `store`) output stores of an elementwise program at
  * the element `index(view)` addresses. Registers are SSA values `r<reg>`; a register written twice
  * gets `r<reg>_<n>`.
  */
-function emitProgram(k: ElementwiseKernel, lines: string[], index: (view: number) => string, pad: string) {
+function emitProgram(k: ElementwiseKernel, lines: string[], index: (view: number) => string, pad: string, io: ProgramIo = DEFAULT_IO) {
   const types = new Map<number, DType>();
   const names = new Map<number, string>();
   const writes = new Map<number, number>();
@@ -376,12 +396,12 @@ function emitProgram(k: ElementwiseKernel, lines: string[], index: (view: number
   const define = (r: number, t: DType, rhs: string): void => {
     const count = writes.get(r) ?? 0;
     writes.set(r, count + 1);
-    const id = count === 0 ? `r${r}` : `r${r}_${count}`;
+    const id = count === 0 ? `${io.prefix}${r}` : `${io.prefix}${r}_${count}`;
     types.set(r, t);
     names.set(r, id);
     lines.push(`${pad}const ${REG_TYPE[t]} ${id} = ${rhs};`);
   };
-  k.inputs.forEach((inp, i) => define(i, inp.dtype, load(`in${i}`, index(i), inp.dtype)));
+  k.inputs.forEach((inp, i) => define(i, inp.dtype, io.input(i) ?? load(`in${i}`, index(i), inp.dtype)));
   k.instrs.forEach((ins, at) => {
     checkInstr(k, ins, at, typeOf);
     const t = OP_INFO[ins.op].form === 'compare' ? 'bool' : ins.kind;
@@ -393,9 +413,67 @@ function emitProgram(k: ElementwiseKernel, lines: string[], index: (view: number
     store(o: number): void {
       const out = k.outputs[o];
       if (typeOf(out.reg) !== out.dtype) throw new Error(`generateMsl: output ${o} is ${out.dtype} but stores r${out.reg}, which holds ${typeOf(out.reg)}`);
-      lines.push(`${pad}out${o}[${index(k.inputs.length + o)}] = ${store(nameOf(out.reg), out.dtype)};`);
+      lines.push(`${pad}${io.output(o)}[${index(k.inputs.length + o)}] = ${store(nameOf(out.reg), out.dtype)};`);
     },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Epilogues
+
+/**
+ * The lines that store one element of a reduction's or matmul's result and run the kernel's
+ * epilogue on it: `store` (the generator's own store statement of `value`), unless an epilogue
+ * output overwrites that element anyway, then the epilogue at flat result index `flat` (an unsigned
+ * expression). Its `src` input is `value` itself; its other inputs and its outputs are the buffers
+ * after the kernel's own (`mslBindings`). Generators of reductions and matmuls call this in place
+ * of their store.
+ */
+export function resultStore(kernel: Kernel, value: string, flat: string, store: string, pad = '  '): string[] {
+  const e: Epilogue | undefined = epilogueOf(kernel);
+  if (!e) return [`${pad}${store}`];
+  checkEpilogue(kernel, e);
+  const src = e.kernel.inputs[e.src].view;
+  const overwritten = e.kernel.outputs.some((o) => o.view.arg === src.arg && o.view.offset === src.offset && o.view.strides.every((st, d) => st === src.strides[d]));
+  return [...(overwritten ? [] : [`${pad}${store}`]), ...epilogueLines(e, ownBindings(kernel), value, flat, pad)];
+}
+
+/** An epilogue must read the kernel's result (one element per thread) as its input `src`. */
+function checkEpilogue(kernel: Kernel, e: Epilogue): void {
+  const k = e.kernel;
+  const n = k.inputs.length;
+  if (!(Number.isInteger(e.src) && e.src >= 0 && e.src < n)) throw new Error(`generateMsl: the epilogue's src must be one of its ${n} inputs, received ${e.src}`);
+  if (k.reduce) throw new Error('generateMsl: an epilogue cannot have a reduction of its own');
+  const count = mslThreads(kernel);
+  if (sizeOf(k.shape) !== count) throw new Error(`generateMsl: the epilogue runs over ${sizeOf(k.shape)} elements but the result has ${count}`);
+  const dtype = kernel.kind === 'elementwise' ? kernel.reduce?.dtype : kernel.kind === 'reduce' || kernel.kind === 'matmul' ? kernel.dtype : undefined;
+  if (k.inputs[e.src].dtype !== dtype) throw new Error(`generateMsl: the epilogue's src input is ${k.inputs[e.src].dtype} but the result is ${dtype}`);
+}
+
+function epilogueLines(e: Epilogue, own: MslBinding[], value: string, flat: string, pad: string): string[] {
+  const firstIn = own.filter((b) => !b.writes).length;
+  const firstOut = own.length - firstIn;
+  const k = e.kernel;
+  const views = programViews(k);
+  const { dims, strides } = collapse(k.shape, views);
+  const full = contiguousStrides(dims);
+  const lines: string[] = [`${pad}// epilogue: ${k.instrs.length} instruction${k.instrs.length === 1 ? '' : 's'} on the result`];
+  let index: (view: number) => string;
+  if (strides.every((st) => st.every((x) => x === 0) || st.every((x, d) => x === full[d]))) {
+    index = (i) => (strides[i].every((x) => x === 0) ? String(views[i].offset) : views[i].offset === 0 ? `int(${flat})` : `${views[i].offset} + int(${flat})`);
+  } else {
+    const vars = indexVars(dims.length, 'ei');
+    lines.push(...decompose(dims, vars, flat, pad));
+    index = (i) => indexExpr(views[i].offset, strides[i], vars);
+  }
+  // Inputs other than src are bound after the kernel's own reads, in order.
+  const program = emitProgram(k, lines, index, pad, {
+    prefix: 'e',
+    input: (i) => (i === e.src ? value : load(`in${firstIn + (i < e.src ? i : i - 1)}`, index(i), k.inputs[i].dtype)),
+    output: (o) => `out${firstOut + o}`,
+  });
+  k.outputs.forEach((_, o) => program.store(o));
+  return lines;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -453,7 +531,7 @@ function reduce(k: ReduceKernel, name: string): string {
     lines.push(`${pad}acc = mg_${REDUCE_SCALAR_OP[k.op]}(acc, ${load('in0', at === '0' ? 'base' : `base + ${at}`, k.dtype)});`);
     for (let d = red.dims.length - 1; d >= 0; d--) lines.push(`${'  '.repeat(d + 1)}}`);
   }
-  lines.push(`  out0[${k.output.offset === 0 ? 'gid' : `${k.output.offset} + gid`}] = ${store('acc', k.dtype)};`, '}', '');
+  lines.push(...resultStore(k, 'acc', 'gid', `out0[${k.output.offset === 0 ? 'gid' : `${k.output.offset} + gid`}] = ${store('acc', k.dtype)};`), '}', '');
   return lines.join('\n');
 }
 
@@ -490,7 +568,7 @@ function elementwiseReduce(k: ElementwiseKernel, r: ElementwiseReduce, name: str
     lines.push(`${pad}acc = mg_${REDUCE_SCALAR_OP[r.op]}(acc, ${program.nameOf(r.reg)});`);
     for (let i = redDims.length - 1; i >= 0; i--) lines.push(`${'  '.repeat(i + 1)}}`);
   }
-  lines.push(`  ${outName}[${r.output.offset === 0 ? 'gid' : `${r.output.offset} + gid`}] = ${store('acc', r.dtype)};`, '}', '');
+  lines.push(...resultStore(k, 'acc', 'gid', `${outName}[${r.output.offset === 0 ? 'gid' : `${r.output.offset} + gid`}] = ${store('acc', r.dtype)};`), '}', '');
   return lines.join('\n');
 }
 
@@ -533,7 +611,7 @@ function matmul(k: MatmulKernel, name: string): string {
   lines.push(`  ${t} acc = ${mslLiteral(0, k.dtype)};`);
   lines.push(`  for (int l = 0; l < ${k.k}; ++l) {`);
   lines.push(`    acc = mg_add(acc, mg_mul(in0[${indexExpr(0, [1, sa[2]], ['a_row', 'l'])}], in1[${indexExpr(0, [1, sb[1]], ['b_col', 'l'])}]));`);
-  lines.push('  }', `  out0[${indexExpr(k.c.offset, [sc[0], sc[1], sc[2]], [p, i, j])}] = acc;`, '}', '');
+  lines.push('  }', ...resultStore(k, 'acc', 'gid', `out0[${indexExpr(k.c.offset, [sc[0], sc[1], sc[2]], [p, i, j])}] = acc;`), '}', '');
   return lines.join('\n');
 }
 

@@ -17,7 +17,7 @@ import { primitiveDef } from '../primitives';
 import { HostRun } from '../primitives/types';
 import { cse } from './cse';
 import { dceClosed } from './dce';
-import { fuse } from './fusion';
+import { fuse, FusionOptions } from './fusion';
 import { generateMsl } from './msl';
 import { simplify } from './simplify';
 import { Kernel, kernelArgs, remapKernel } from './kernel';
@@ -167,7 +167,7 @@ export class Plan {
     }
   }
 
-  static build(closed: ClosedJaxpr, backend: Backend): Plan {
+  static build(closed: ClosedJaxpr, backend: Backend, fusion: FusionOptions = {}): Plan {
     const { jaxpr, consts } = closed;
     const values: ValueInfo[] = [];
     const root: number[] = [];
@@ -201,7 +201,7 @@ export class Plan {
         ids.set(v, id);
         return id;
       });
-    for (const step of fuse(jaxpr)) {
+    for (const step of fuse(jaxpr, fusion)) {
       if (step.kind === 'fused') {
         const { group } = step;
         const local = [...group.inputs.map(idOf), ...defineOuts(group.outputs)];

@@ -9,6 +9,7 @@ import { ShapedArray } from '../core/aval';
 import { ConcreteArray } from '../core/concrete';
 import { Tracer, isTopLevel, Value } from '../core/trace';
 import { flatten, TreeDef, unflatten } from '../core/tree';
+import { FusionOptions } from '../compiler/fusion';
 import { KernelInfo, optimize, Plan } from '../compiler/plan';
 import { ClosedJaxpr } from '../ir/jaxpr';
 import { backendFor, placement } from '../backend/devices';
@@ -18,6 +19,8 @@ import { checkFunction, flattenResult, leafToValue } from './common';
 
 export interface JitOptions {
   staticArgnums?: number | number[];
+  /** Fusion settings of the compiled plan (e.g. `{ epilogues: false }` to compare unfused results). */
+  fusion?: FusionOptions;
 }
 
 /** What `jit(f).lower(...args)` returns: the optimised IR and the kernels its plan launches. */
@@ -78,6 +81,10 @@ export function jit<F extends (...args: any[]) => any>(f: F, options: JitOptions
   if (!globalThis.Array.isArray(staticArgnums) || staticArgnums.some((a) => typeof a !== 'number' || !Number.isInteger(a))) {
     throw new TypeError(`jit: argument \`staticArgnums\` must be an integer or an array of integers, received ${JSON.stringify(raw)}`);
   }
+  const fusion = options.fusion ?? {};
+  if (typeof fusion !== 'object' || fusion === null || Object.keys(fusion).some((k) => k !== 'epilogues') || !['boolean', 'undefined'].includes(typeof fusion.epilogues)) {
+    throw new TypeError(`jit: option \`fusion\` must be an object {epilogues?: boolean}, received ${JSON.stringify(options.fusion)}`);
+  }
   const cache = new Map<string, Compiled>();
 
   const noStatics = new Set<number>();
@@ -115,7 +122,7 @@ export function jit<F extends (...args: any[]) => any>(f: F, options: JitOptions
     const inAvals = values.map((v) => v.aval as ShapedArray);
     const traced = traceToJaxpr((...xs) => flattenResult('jit', f(...rebuild(xs)), store), inAvals, 'jit');
     const closed = optimize(traced);
-    return { closed, plan: Plan.build(closed, backendFor(device)), outDef: store.out as TreeDef };
+    return { closed, plan: Plan.build(closed, backendFor(device), fusion), outDef: store.out as TreeDef };
   };
 
   const lookup = (args: unknown[]): { compiled: Compiled; values: Value[] } => {

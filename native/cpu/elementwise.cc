@@ -376,6 +376,25 @@ const std::vector<ProtoInstr>& step_protos(const ElementwiseStep& step, const do
   return *protos;
 }
 
+ElementwiseRanges::ElementwiseRanges(const ElementwiseStep& step, const double* consts, const BufferDesc* bufs)
+    : step_(step), consts_(consts) {
+  std::vector<const int64_t*> strides;
+  for (const auto& in : step.inputs) {
+    strides.push_back(in.view.strides);
+    bases_.push_back(view_base(in.view, in.dtype, bufs));
+  }
+  for (const auto& out : step.outputs) {
+    strides.push_back(out.view.strides);
+    bases_.push_back(view_base(out.view, out.dtype, bufs));
+  }
+  layout_ = collapse(step.shape, strides);
+}
+
+void ElementwiseRanges::run(int64_t start, int64_t end) const {
+  if (start >= end || step_.outputs.empty()) return;
+  run_range(StepContext{step_, consts_, layout_, bases_}, start, end);
+}
+
 void run_elementwise(const ElementwiseStep& step, const double* consts, const BufferDesc* bufs) {
   if (step.shape.numel == 0 || step.outputs.empty()) return;
   const int nin = static_cast<int>(step.inputs.size());

@@ -15,6 +15,7 @@
 #include <limits>
 #include <memory>
 #include <new>
+#include <optional>
 #include <vector>
 
 #include "executors.h"
@@ -123,7 +124,8 @@ struct Fold {
 // What every task of one step shares: operands, the kept/reduced split, and the output.
 class Layout {
  public:
-  Layout(const ElementwiseReduceStep& st, const BufferDesc* bufs) : st(st), ew(st.ew) {
+  Layout(const ElementwiseReduceStep& st, const BufferDesc* bufs, const ElementwiseRanges* epi)
+      : st(st), ew(st.ew), epi(epi) {
     nin = static_cast<int>(ew.inputs.size());
     nops = nin + static_cast<int>(ew.outputs.size());
     std::vector<const int64_t*> strides;
@@ -170,6 +172,7 @@ class Layout {
 
   const ElementwiseReduceStep& st;
   const ElementwiseStep& ew;
+  const ElementwiseRanges* epi;  // the step's epilogue, run on each finished block of outputs
   int nin = 0, nops = 0;
   std::vector<char*> bases;
   std::vector<DType> dtypes;
@@ -198,6 +201,7 @@ class Worker {
     const int rin = red.ndim - 1;
     for (int op = 0; op < nall_; ++op) step_[op] = red.strides[op][rin];
     const auto* vals = reinterpret_cast<const typename F::T*>(reg(l_.st.reg));
+    int64_t finished = o0;  // outputs before this one have had the epilogue
     for (int64_t o = o0; o < o1; ++o) {
       kept_offsets(o, kept.ndim);
       typename F::A acc = F::identity();
@@ -212,6 +216,10 @@ class Worker {
         });
       }
       F::store(l_.out, off_[l_.nops], acc);
+      if (l_.epi && (o + 1 - finished == kTile || o + 1 == o1)) {
+        l_.epi->run(finished, o + 1);
+        finished = o + 1;
+      }
     }
   }
 
@@ -236,6 +244,7 @@ class Worker {
         });
       }
       for (int64_t i = 0; i < n; ++i) F::store(l_.out, off_[l_.nops] + i, acc[i]);
+      if (l_.epi) l_.epi->run(off_[l_.nops], off_[l_.nops] + n);
     }
   }
 
@@ -324,7 +333,9 @@ void run_elementwise_reduce(const ElementwiseReduceStep& st, const double* const
     if (!st.reduced[d]) out_count *= st.ew.shape.dims[d];
   }
   if (out_count == 0) return;
-  const Layout layout(st, bufs);
+  std::optional<ElementwiseRanges> epi;
+  if (st.epilogue) epi.emplace(*st.epilogue, consts, bufs);
+  const Layout layout(st, bufs, epi ? &*epi : nullptr);
   switch (st.op) {
     case ReduceOp::sum: return run_op<ReduceOp::sum>(layout, consts);
     case ReduceOp::prod: return run_op<ReduceOp::prod>(layout, consts);

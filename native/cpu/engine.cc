@@ -24,9 +24,9 @@ void execute(const Program& prog, const BufferDesc* bufs, size_t nbufs) {
   const double* consts = prog.consts.data();
   for (const Step& step : prog.steps) {
     if (auto* s = std::get_if<ElementwiseStep>(&step)) run_elementwise(*s, consts, bufs);
-    else if (auto* s = std::get_if<ReduceStep>(&step)) run_reduce(*s, bufs);
+    else if (auto* s = std::get_if<ReduceStep>(&step)) run_reduce(*s, consts, bufs);
     else if (auto* s = std::get_if<ArgReduceStep>(&step)) run_argreduce(*s, bufs);
-    else if (auto* s = std::get_if<MatmulStep>(&step)) run_matmul(*s, bufs);
+    else if (auto* s = std::get_if<MatmulStep>(&step)) run_matmul(*s, consts, bufs);
     else if (auto* s = std::get_if<GatherStep>(&step)) run_gather(*s, bufs);
     else if (auto* s = std::get_if<ScatterStep>(&step)) run_scatter(*s, bufs);
     else if (auto* s = std::get_if<SortStep>(&step)) run_sort(*s, bufs);

@@ -205,7 +205,7 @@ struct Problem {
 // B block (kc x cols) is packed once (or taken from `packed_b`, all of B packed by pack_all_b) and
 // each A panel (mr x kc) is packed right before it sweeps the B block, so it stays in L1.
 void gemm_block(const MicroKernel& uk, const Problem& pr, int64_t p, int64_t i0, int64_t rows,
-                int64_t j0, int64_t cols, const float* packed_b) {
+                int64_t j0, int64_t cols, const float* packed_b, const GemmBlockHook& hook) {
   const int mr = uk.mr, nr = uk.nr;
   const int64_t cols_pad = (cols + nr - 1) / nr * nr;
   const int64_t kc_max = std::min(uk.kc, pr.k);
@@ -241,6 +241,8 @@ void gemm_block(const MicroKernel& uk, const Problem& pr, int64_t p, int64_t i0,
           }
         }
       }
+      // After the last pass these rows of the block are final (and still in cache).
+      if (hook && l0 + kc == pr.k) hook(p, i0 + ir, h, j0, cols);
     }
   }
 }
@@ -282,13 +284,15 @@ void set_gemm_isa(GemmIsa isa) {
 }
 
 void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOperand b, float* c,
-           int64_t c_bs, int64_t c_rs, int64_t c_cs) {
+           int64_t c_bs, int64_t c_rs, int64_t c_cs, const GemmBlockHook& hook) {
   if (batch <= 0 || m <= 0 || n <= 0) return;
   if (k == 0) {
     // A and B may be empty buffers, so only C is addressed.
-    for (int64_t p = 0; p < batch; ++p)
+    for (int64_t p = 0; p < batch; ++p) {
       for (int64_t i = 0; i < m; ++i)
         for (int64_t j = 0; j < n; ++j) c[p * c_bs + i * c_rs + j * c_cs] = 0.0f;
+      if (hook) hook(p, 0, m, 0, n);
+    }
     return;
   }
   MicroKernel uk = kernel_of(current_isa());
@@ -298,8 +302,11 @@ void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOp
     return ceil_div(rows, k.mr) * k.mr * ceil_div(cols, k.nr) * k.nr;
   };
   if (n < uk.nr && 5 * padded(n, m, uk) < 4 * padded(m, n, uk)) {
+    // Blocks of C^T are blocks of C with rows and columns swapped.
+    GemmBlockHook transposed;
+    if (hook) transposed = [&hook](int64_t p, int64_t i0, int64_t rows, int64_t j0, int64_t cols) { hook(p, j0, cols, i0, rows); };
     return sgemm(batch, n, m, k, {b.data, b.bs, b.cs, b.rs}, {a.data, a.bs, a.cs, a.rs}, c, c_bs,
-                 c_cs, c_rs);
+                 c_cs, c_rs, transposed);
   }
   // Equal passes over k (784 = 4 x 196, not 3 x 256 + 16): a shallow last pass would pay the C
   // tile's load and store for little work.
@@ -314,7 +321,7 @@ void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOp
     // Tasks of whole column blocks, each packing its own B block: B is packed once in all.
     parallel_for(batch * nblocks, cost, [&](int64_t t) {
       const int64_t j0 = t % nblocks * uk.nc;
-      gemm_block(uk, pr, t / nblocks, 0, m, j0, std::min(uk.nc, n - j0), nullptr);
+      gemm_block(uk, pr, t / nblocks, 0, m, j0, std::min(uk.nc, n - j0), nullptr, hook);
     });
     return;
   }
@@ -342,7 +349,7 @@ void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOp
     });
     parallel_for(mblocks * nsplit, cost / batch, [&](int64_t t) {
       const int64_t i0 = t / nsplit * mc, j0 = t % nsplit * nc;
-      gemm_block(uk, pr, p, i0, std::min(mc, m - i0), j0, std::min(nc, n - j0), packed);
+      gemm_block(uk, pr, p, i0, std::min(mc, m - i0), j0, std::min(nc, n - j0), packed, hook);
     });
   }
 }

@@ -3,6 +3,7 @@
 // generic loop otherwise.
 #include <algorithm>
 #include <cstdint>
+#include <optional>
 
 #include "executors.h"
 #include "gemm.h"
@@ -84,7 +85,7 @@ void matmul_generic(const T* a, const T* b, T* c, int64_t m, int64_t n, int64_t 
 }
 
 template <class T>
-void matmul_typed(const MatmulStep& st, const BufferDesc* bufs) {
+void matmul_typed(const MatmulStep& st, const BufferDesc* bufs, const GemmBlockHook& hook) {
   const T* a = static_cast<const T*>(bufs[st.a.buf].data);
   const T* b = static_cast<const T*>(bufs[st.b.buf].data);
   T* c = static_cast<T*>(bufs[st.c.buf].data);
@@ -95,6 +96,7 @@ void matmul_typed(const MatmulStep& st, const BufferDesc* bufs) {
       // A and B are empty (perhaps empty buffers), so only C is addressed.
       for (int64_t i = 0; i < st.m; ++i)
         for (int64_t j = 0; j < st.n; ++j) cp[i * s.c_m + j * s.c_n] = T(0);
+      if (hook) hook(p, 0, st.m, 0, st.n);
       continue;
     }
     const T* ap = a + st.a.offset + p * st.a.sb;
@@ -106,19 +108,33 @@ void matmul_typed(const MatmulStep& st, const BufferDesc* bufs) {
     } else {
       matmul_generic(ap, bp, cp, st.m, st.n, st.k, s);
     }
+    if (hook) hook(p, 0, st.m, 0, st.n);
   }
+}
+
+// The epilogue of a matmul as a hook on finished blocks of C (contiguous, so rows of a block are
+// runs of the flat index space and whole-width blocks are one run).
+GemmBlockHook epilogue_hook(const MatmulStep& st, const ElementwiseRanges& epi) {
+  return [&st, &epi](int64_t p, int64_t i0, int64_t rows, int64_t j0, int64_t cols) {
+    const int64_t base = p * st.m * st.n;
+    if (j0 == 0 && cols == st.n) return epi.run(base + i0 * st.n, base + (i0 + rows) * st.n);
+    for (int64_t i = i0; i < i0 + rows; ++i) epi.run(base + i * st.n + j0, base + i * st.n + j0 + cols);
+  };
 }
 
 }  // namespace
 
-void run_matmul(const MatmulStep& st, const BufferDesc* bufs) {
+void run_matmul(const MatmulStep& st, const double* consts, const BufferDesc* bufs) {
   if (st.batch == 0 || st.m == 0 || st.n == 0) return;
-  if (st.dtype != DType::f32) return matmul_typed<int32_t>(st, bufs);
+  std::optional<ElementwiseRanges> epi;
+  GemmBlockHook hook;
+  if (st.epilogue) hook = epilogue_hook(st, epi.emplace(*st.epilogue, consts, bufs));
+  if (st.dtype != DType::f32) return matmul_typed<int32_t>(st, bufs, hook);
   const float* a = static_cast<const float*>(bufs[st.a.buf].data) + st.a.offset;
   const float* b = static_cast<const float*>(bufs[st.b.buf].data) + st.b.offset;
   float* c = static_cast<float*>(bufs[st.c.buf].data) + st.c.offset;
   sgemm(st.batch, st.m, st.n, st.k, {a, st.a.sb, st.a.sr, st.a.sc}, {b, st.b.sb, st.b.sr, st.b.sc},
-        c, st.c.sb, st.c.sr, st.c.sc);
+        c, st.c.sb, st.c.sr, st.c.sc, hook);
 }
 
 }  // namespace metalgrad::cpu

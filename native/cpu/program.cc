@@ -208,6 +208,89 @@ ElementwiseStep read_elementwise(StepReader& r) {
   return read_elementwise(r, [](const RegisterKinds&) {});
 }
 
+// Elements [lo, hi] of a buffer that a step reads or writes (hi < lo: none), for overlap checks.
+struct Extent {
+  int32_t buf;
+  int64_t lo, hi;
+  int size;  // bytes per element
+  const char* what;
+};
+
+Extent view_range(StepReader& r, const Shape& s, const View& v, DType dtype, const char* what) {
+  if (s.numel == 0) return {v.buf, 0, -1, 4, what};
+  auto [lo, hi] = view_extent(r, s, v);
+  return {v.buf, lo, hi, static_cast<int>(dtype_size(dtype)), what};
+}
+
+// Whether `v` walks `s` row-major without gaps (strides of size-1 dims do not matter).
+bool is_contiguous(const Shape& s, const View& v) {
+  int64_t expected = 1;
+  for (int d = s.ndim - 1; d >= 0; --d) {
+    if (s.dims[d] != 1 && v.strides[d] != expected) return false;
+    expected *= s.dims[d];
+  }
+  return true;
+}
+
+// Records that `a` and `b` must not share memory (checked on every run: two buffer indices may
+// name the same storage).
+void require_disjoint(StepReader& r, const Extent& a, const Extent& b) {
+  if (a.hi < a.lo || b.hi < b.lo) return;
+  r.prog_.disjoint.push_back(DisjointRanges{a.buf, a.lo, a.hi, b.buf, b.lo, b.hi,
+                                            r.context() + a.what + " overlaps the step's " + b.what + " in memory",
+                                            a.size, b.size});
+}
+
+// The contiguous result of a reduction: `count` elements of `dtype` from `offset`.
+Extent output_range(int32_t buf, int64_t offset, int64_t count, DType dtype) {
+  return {buf, count == 0 ? 0 : offset, count == 0 ? -1 : offset + count - 1, static_cast<int>(dtype_size(dtype)), "result"};
+}
+
+// Reads the optional epilogue that may follow a reduction's or matmul's fields: `src, <ELEMENTWISE
+// payload>` over the result (`result`: `count` contiguous elements of `dtype`), whose input `src`
+// reads the result in place. The executor runs it on blocks while other blocks are still being
+// computed, so its outputs must not touch what the step reads or writes (except an output laid
+// out exactly as `src`, overwritten in place), and its other inputs nothing the step writes.
+Epilogue read_epilogue(StepReader& r, const Extent& result, int64_t count, DType dtype,
+                       const std::vector<Extent>& reads, const std::vector<Extent>& writes) {
+  if (r.at_end()) return std::nullopt;
+  r.part("epilogue");
+  r.item();
+  const int32_t src = r.next("src");
+  ElementwiseStep ew = read_elementwise(r);
+  r.item();
+  const int32_t nin = static_cast<int32_t>(ew.inputs.size());
+  if (src < 0 || src >= nin) r.fail(cat("src is input ", src, " but the epilogue has ", nin, " inputs"));
+  if (ew.shape.numel != count) {
+    r.fail(cat("has ", ew.shape.numel, " elements but the step's result has ", count));
+  }
+  const ElementwiseInput& in = ew.inputs[src];
+  if (in.dtype != dtype) r.fail(cat("src input has dtype ", dtype_name(in.dtype), " but the result is ", dtype_name(dtype)));
+  const int64_t result_offset = result.hi < result.lo ? in.view.offset : result.lo;
+  if (in.view.buf != result.buf || in.view.offset != result_offset || !is_contiguous(ew.shape, in.view)) {
+    r.fail("src input must read the step's result contiguously (its buffer and offset, row-major)");
+  }
+  for (int32_t i = 0; i < nin; ++i) {
+    if (i == src) continue;
+    r.item("input", i);
+    const Extent e = view_range(r, ew.shape, ew.inputs[i].view, ew.inputs[i].dtype, "view");
+    for (const Extent& w : writes) require_disjoint(r, e, w);
+  }
+  for (size_t o = 0; o < ew.outputs.size(); ++o) {
+    r.item("output", static_cast<int64_t>(o));
+    const ElementwiseOutput& out = ew.outputs[o];
+    const bool in_place = out.view.buf == in.view.buf && out.view.offset == in.view.offset &&
+                          out.dtype == dtype && is_contiguous(ew.shape, out.view);
+    const Extent e = view_range(r, ew.shape, out.view, out.dtype, "view");
+    for (const Extent& x : reads) require_disjoint(r, e, x);
+    for (const Extent& x : writes) {
+      if (!(in_place && &x == &writes.front())) require_disjoint(r, e, x);
+    }
+  }
+  r.part(nullptr);
+  return ew;
+}
+
 // Reads `nred` axes of a rank-`ndim` shape into `reduced`.
 void read_reduced_axes(StepReader& r, int ndim, bool* reduced) {
   int32_t nred = r.next("nred");
@@ -244,7 +327,13 @@ ElementwiseReduceStep read_elementwise_reduce(StepReader& r) {
   r.item("reduce output");
   st.out_buf = r.next("out_buf");
   st.out_offset = r.next("out_offset");
-  check_contiguous_output(r, st.out_buf, st.out_offset, kept_count(r, st.ew.shape, st.reduced), st.dtype);
+  const int64_t count = kept_count(r, st.ew.shape, st.reduced);
+  check_contiguous_output(r, st.out_buf, st.out_offset, count, st.dtype);
+  const Extent result = output_range(st.out_buf, st.out_offset, count, st.dtype);
+  std::vector<Extent> reads, writes{result};
+  for (const ElementwiseInput& in : st.ew.inputs) reads.push_back(view_range(r, st.ew.shape, in.view, in.dtype, "input"));
+  for (const ElementwiseOutput& out : st.ew.outputs) writes.push_back(view_range(r, st.ew.shape, out.view, out.dtype, "output"));
+  st.epilogue = read_epilogue(r, result, count, st.dtype, reads, writes);
   return st;
 }
 
@@ -269,7 +358,10 @@ ReduceStep read_reduce(StepReader& r) {
   r.item("output");
   st.out_buf = r.next("out_buf");
   st.out_offset = r.next("out_offset");
-  check_contiguous_output(r, st.out_buf, st.out_offset, kept_count(r, st.shape, st.reduced), st.dtype);
+  const int64_t count = kept_count(r, st.shape, st.reduced);
+  check_contiguous_output(r, st.out_buf, st.out_offset, count, st.dtype);
+  const Extent result = output_range(st.out_buf, st.out_offset, count, st.dtype);
+  st.epilogue = read_epilogue(r, result, count, st.dtype, {view_range(r, st.shape, st.in, st.dtype, "input")}, {result});
   return st;
 }
 
@@ -356,6 +448,16 @@ MatmulStep read_matmul(StepReader& r) {
   };
   disjoint(st.a.buf, ra, "a");
   disjoint(st.b.buf, rb, "b");
+  if (r.at_end()) return st;
+  const int64_t count = st.batch * st.m * st.n;  // fits: check_matrix computed it
+  if (!((st.c.sc == 1 || st.n <= 1) && (st.c.sr == st.n || st.m <= 1) && (st.c.sb == st.m * st.n || st.batch <= 1))) {
+    r.fail("must be contiguous ([m * n, n, 1]) when the step has an epilogue");
+  }
+  const int size = static_cast<int>(dtype_size(st.dtype));
+  const Extent result{st.c.buf, count == 0 ? 0 : st.c.offset, count == 0 ? -1 : st.c.offset + count - 1, size, "result"};
+  st.epilogue = read_epilogue(r, result, count, st.dtype,
+                              {{st.a.buf, ra.first, ra.second, size, "operand a"}, {st.b.buf, rb.first, rb.second, size, "operand b"}},
+                              {result});
   return st;
 }
 

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -68,6 +69,11 @@ struct ElementwiseStep {
 
 enum class ReduceOp : int32_t { sum = 0, prod = 1, max = 2, min = 3 };
 
+// An epilogue: an elementwise program over a step's result (reductions, matmul) that the executor
+// runs on each finished block of it (flat index ranges) while the block is in cache. One of its
+// inputs reads the result contiguously, so element i depends on result element i only.
+using Epilogue = std::optional<ElementwiseStep>;
+
 struct ReduceStep {
   ReduceOp op;
   DType dtype;
@@ -76,6 +82,7 @@ struct ReduceStep {
   bool reduced[kMaxDims] = {};
   int32_t out_buf = 0;
   int64_t out_offset = 0;
+  Epilogue epilogue;
 };
 
 enum class ArgReduceOp : int32_t { argmax = 0, argmin = 1 };
@@ -100,6 +107,7 @@ struct MatmulStep {
   DType dtype;
   int64_t batch = 0, m = 0, n = 0, k = 0;
   MatrixView a, b, c;  // a is [batch, m, k], b is [batch, k, n], c is [batch, m, n]
+  Epilogue epilogue;   // C is contiguous when there is one
 };
 
 // An elementwise program whose register `reg` (of kind `dtype`) is also reduced over the `reduced`
@@ -112,6 +120,7 @@ struct ElementwiseReduceStep {
   bool reduced[kMaxDims] = {};
   int32_t out_buf = 0;
   int64_t out_offset = 0;
+  Epilogue epilogue;
 };
 
 // A contiguous block of a buffer: `offset` is where element 0 is.

@@ -58,11 +58,16 @@ class StepReader {
   }
   void item(const char* group) { item(group, -1); }
   void item() { group_ = nullptr; }
+  // Names the part of the step that later items belong to ("epilogue"); nullptr for the step itself.
+  void part(const char* name) { part_ = name; }
+
+  // Whether every field of the payload has been read (optional trailing parts are absent).
+  bool at_end() const { return pos_ == len_; }
 
   // "step 0 (elementwise): input 1 " -- the prefix of messages about the current item.
   std::string context() const {
-    std::string item;
-    if (group_ != nullptr) item = item_index_ >= 0 ? cat(group_, " ", item_index_, " ") : cat(group_, " ");
+    std::string item = part_ != nullptr ? cat(part_, " ") : std::string();
+    if (group_ != nullptr) item += item_index_ >= 0 ? cat(group_, " ", item_index_, " ") : cat(group_, " ");
     return cat("step ", index_, " (", step_kind_name(kind_), "): ", item);
   }
 
@@ -70,6 +75,7 @@ class StepReader {
 
   void finish() {
     item();
+    part(nullptr);
     if (pos_ != len_) fail(cat("len is ", len_, " but the fields use ", pos_));
   }
 
@@ -83,6 +89,7 @@ class StepReader {
   size_t index_;
   int32_t kind_;
   const char* group_ = nullptr;
+  const char* part_ = nullptr;
   int64_t item_index_ = -1;
 };
 

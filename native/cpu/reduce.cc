@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <vector>
 
 #include "executors.h"
@@ -15,6 +16,8 @@ namespace {
 // Elements gathered and combined at a time; also the leaf size of the pairwise float sum.
 constexpr int64_t kChunk = 256;
 constexpr int kLanes = 8;
+// Outputs stored before the epilogue runs on them (they are still in L1).
+constexpr int64_t kEpilogueBlock = 512;
 
 // The reduced part of the input: a row-major index space over `dims` with element `strides`.
 template <class T>
@@ -185,8 +188,9 @@ void store_acc(T* out, acc_t<T> acc) {
   else *out = acc;
 }
 
+// Runs `epi` (when given) on each block of outputs as soon as the block is stored.
 template <ReduceOp Op, class T>
-void reduce_typed(const ReduceStep& st, const BufferDesc* bufs) {
+void reduce_typed(const ReduceStep& st, const BufferDesc* bufs, const ElementwiseRanges* epi) {
   const Shape& s = st.shape;
   // Kept dims iterate the output; reduced dims (size-1 ones dropped, contiguous runs merged) form
   // the space each output element reduces.
@@ -225,6 +229,7 @@ void reduce_typed(const ReduceStep& st, const BufferDesc* bufs) {
     if constexpr (std::is_same_v<T, uint8_t>) id = identity<Op, acc_t<T>>() != 0;
     else id = identity<Op, acc_t<T>>();
     std::fill(out, out + out_count, id);
+    if (epi) epi->run(0, out_count);
     return;
   }
   const T* in = static_cast<const T*>(bufs[st.in.buf].data) + st.in.offset;
@@ -246,6 +251,7 @@ void reduce_typed(const ReduceStep& st, const BufferDesc* bufs) {
     for (int64_t o = 0; o < out_count; ++o) {
       store_acc(out + o, reduce_one<Op>(space, in + seek(o, idx), total, tmp.data(), true));
     }
+    if (epi) epi->run(0, out_count);
     return;
   }
   // Threads take contiguous ranges of outputs.
@@ -255,6 +261,7 @@ void reduce_typed(const ReduceStep& st, const BufferDesc* bufs) {
     std::vector<T> tmp(kChunk);
     int64_t idx[kMaxDims];
     int64_t off = seek(o0, idx);
+    int64_t finished = o0;  // outputs before this one have had the epilogue
     for (int64_t o = o0; o < o1; ++o) {
       store_acc(out + o, reduce_one<Op>(space, in + off, total, tmp.data(), false));
       for (int d = nkept - 1; d >= 0; --d) {
@@ -263,30 +270,37 @@ void reduce_typed(const ReduceStep& st, const BufferDesc* bufs) {
         off -= kept_strides[d] * kept_dims[d];
         idx[d] = 0;
       }
+      if (epi && (o + 1 - finished == kEpilogueBlock || o + 1 == o1)) {
+        epi->run(finished, o + 1);
+        finished = o + 1;
+      }
     }
   });
 }
 
 template <ReduceOp Op>
-void reduce_op(const ReduceStep& st, const BufferDesc* bufs) {
+void reduce_op(const ReduceStep& st, const BufferDesc* bufs, const ElementwiseRanges* epi) {
   switch (st.dtype) {
-    case DType::f32: return reduce_typed<Op, float>(st, bufs);
-    case DType::i32: return reduce_typed<Op, int32_t>(st, bufs);
-    case DType::u32: return reduce_typed<Op, uint32_t>(st, bufs);
+    case DType::f32: return reduce_typed<Op, float>(st, bufs, epi);
+    case DType::i32: return reduce_typed<Op, int32_t>(st, bufs, epi);
+    case DType::u32: return reduce_typed<Op, uint32_t>(st, bufs, epi);
     case DType::boolean:
-      if constexpr (Op == ReduceOp::max || Op == ReduceOp::min) reduce_typed<Op, uint8_t>(st, bufs);
+      if constexpr (Op == ReduceOp::max || Op == ReduceOp::min) reduce_typed<Op, uint8_t>(st, bufs, epi);
       return;
   }
 }
 
 }  // namespace
 
-void run_reduce(const ReduceStep& st, const BufferDesc* bufs) {
+void run_reduce(const ReduceStep& st, const double* consts, const BufferDesc* bufs) {
+  std::optional<ElementwiseRanges> epi;
+  if (st.epilogue) epi.emplace(*st.epilogue, consts, bufs);
+  const ElementwiseRanges* e = epi ? &*epi : nullptr;
   switch (st.op) {
-    case ReduceOp::sum: return reduce_op<ReduceOp::sum>(st, bufs);
-    case ReduceOp::prod: return reduce_op<ReduceOp::prod>(st, bufs);
-    case ReduceOp::max: return reduce_op<ReduceOp::max>(st, bufs);
-    case ReduceOp::min: return reduce_op<ReduceOp::min>(st, bufs);
+    case ReduceOp::sum: return reduce_op<ReduceOp::sum>(st, bufs, e);
+    case ReduceOp::prod: return reduce_op<ReduceOp::prod>(st, bufs, e);
+    case ReduceOp::max: return reduce_op<ReduceOp::max>(st, bufs, e);
+    case ReduceOp::min: return reduce_op<ReduceOp::min>(st, bufs, e);
   }
 }
 

@@ -13,7 +13,7 @@ import { ShapedArray } from '../../lib/core/aval';
 import { allocate, DType, TypedArray } from '../../lib/core/dtype';
 import { Atom, ClosedJaxpr } from '../../lib/ir/jaxpr';
 import { fuse } from '../../lib/compiler/fusion';
-import { Kernel } from '../../lib/compiler/kernel';
+import { Epilogue, epilogueOf, Kernel } from '../../lib/compiler/kernel';
 import { generateMsl, mslBindings, mslThreads } from '../../lib/compiler/msl';
 import { encodeProgram } from '../../lib/backend/encode';
 import { native } from '../../lib/backend/native';
@@ -55,7 +55,8 @@ export function defaultTolerance(kernels: Kernel[]): Tolerance {
     return (r && r.dtype === 'float32' && (r.op === 'sum' || r.op === 'prod')) || (k.kind === 'matmul' && k.dtype === 'float32');
   });
   if (reordered) return REORDERED;
-  return kernels.some((k) => k.kind === 'elementwise' && k.instrs.some((i) => APPROX_OPS.has(i.op))) ? TRANSCENDENTAL : 'exact';
+  const programs = kernels.flatMap((k) => [...(k.kind === 'elementwise' ? [k] : []), ...(epilogueOf(k) ? [(epilogueOf(k) as Epilogue).kernel] : [])]);
+  return programs.some((k) => k.instrs.some((i) => APPROX_OPS.has(i.op))) ? TRANSCENDENTAL : 'exact';
 }
 
 /** A case for one primitive applied to operands of the given avals. */
