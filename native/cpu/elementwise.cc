@@ -392,7 +392,8 @@ ElementwiseRanges::ElementwiseRanges(const ElementwiseStep& step, const double* 
 
 void ElementwiseRanges::run(int64_t start, int64_t end) const {
   if (start >= end || step_.outputs.empty()) return;
-  run_range(StepContext{step_, consts_, layout_, bases_}, start, end);
+  // Epilogue ranges are blocks of a result still in cache: plain stores.
+  run_range(StepContext{step_, consts_, layout_, bases_, 0}, start, end);
 }
 
 void run_elementwise(const ElementwiseStep& step, const double* consts, const BufferDesc* bufs) {
