@@ -119,14 +119,15 @@ describe('memory', () => {
     const x = np.ones([n]);
     const start = hostMemory();
     expect(start.cacheLimit).toBe(256 * MB);
-    // 1.2 GiB of outputs without the event loop turning: the garbage collector hands each freed
-    // buffer straight back, so what is held stays bounded by the cache limit plus what the
-    // collector has not reached yet (it runs when external memory grows by tens of MiB).
+    // 2.4 GiB of outputs without the event loop turning: the garbage collector hands each freed
+    // buffer straight back (it runs when external memory has grown by some tens to hundreds of
+    // MiB, more under load), so far less than that is ever held, and the cache stays in its limit.
     let last: NDArray = x;
-    for (let i = 0; i < 300; i++) last = f(x);
+    for (let i = 0; i < 600; i++) last = f(x);
     expect(last.data()[n - 1]).toBe(3);
     const during = hostMemory();
-    expect(during.active + during.cached).toBeLessThan(start.active + 256 * MB + 192 * MB);
+    expect(during.active - start.active).toBeLessThan(800 * MB);
+    expect(during.cached).toBeLessThanOrEqual(during.cacheLimit);
     settle();
     const after = hostMemory();
     expect(after.active).toBeLessThanOrEqual(start.active + 4 * MB); // `last` only
