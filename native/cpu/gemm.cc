@@ -129,11 +129,17 @@ void pack_a(const float* a, int64_t rs, int64_t cs, int h, int64_t kc, int mr, f
   }
 }
 
-// Copies kc rows of NR contiguous floats (row stride rs) into one packed panel. A fixed-size
-// memcpy compiles to a few vector moves, where a call per 64-128 byte row cost more than the copy.
+// Packs `panels` full panels of NR columns from row-major rows (row stride rs): row by row, so
+// each row of B is read once, sequentially (a panel-by-panel walk reads 64-128 bytes per row and
+// strides over the whole matrix, which the prefetchers follow poorly); a fixed-size memcpy compiles
+// to a few vector moves.
 template <int NR>
-void pack_rows(const float* src, int64_t rs, int64_t kc, float* out) {
-  for (int64_t l = 0; l < kc; ++l) std::memcpy(out + l * NR, src + l * rs, NR * sizeof(float));
+void pack_full_panels(const float* src, int64_t rs, int64_t kc, int64_t panels, float* out) {
+  for (int64_t l = 0; l < kc; ++l) {
+    const float* row = src + l * rs;
+    float* dst = out + l * NR;
+    for (int64_t p = 0; p < panels; ++p) std::memcpy(dst + p * kc * NR, row + p * NR, NR * sizeof(float));
+  }
 }
 
 // One panel of a B stored transposed (element (l, j) at src[j * cs + l]): w columns, each a
@@ -167,15 +173,18 @@ void pack_transposed(const float* src, int64_t cs, int64_t kc, int w, int nr, fl
 // Packs rows [0, kc) x columns [0, cols) of B into panels of nr columns: panel p holds, for each l,
 // columns p*nr .. p*nr+nr-1 of row l, zero-padded past `cols`.
 void pack_b(const float* b, int64_t rs, int64_t cs, int64_t kc, int64_t cols, int nr, float* out) {
-  for (int64_t p0 = 0; p0 < cols; p0 += nr, out += kc * nr) {
+  int64_t p0 = 0;
+  if (cs == 1 && (nr == 8 || nr == 16 || nr == 32)) {
+    const int64_t full = cols / nr;
+    if (nr == 8) pack_full_panels<8>(b, rs, kc, full, out);
+    else if (nr == 16) pack_full_panels<16>(b, rs, kc, full, out);
+    else pack_full_panels<32>(b, rs, kc, full, out);
+    p0 = full * nr;
+    out += full * kc * nr;
+  }
+  for (; p0 < cols; p0 += nr, out += kc * nr) {
     const int w = static_cast<int>(std::min<int64_t>(nr, cols - p0));
     const float* src = b + p0 * cs;
-    if (cs == 1 && w == nr && (nr == 8 || nr == 16 || nr == 32)) {
-      if (nr == 8) pack_rows<8>(src, rs, kc, out);
-      else if (nr == 16) pack_rows<16>(src, rs, kc, out);
-      else pack_rows<32>(src, rs, kc, out);
-      continue;
-    }
     if (cs == 1) {
       for (int64_t l = 0; l < kc; ++l) {
         std::memcpy(out + l * nr, src + l * rs, static_cast<size_t>(w) * sizeof(float));
