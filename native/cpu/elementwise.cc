@@ -141,7 +141,7 @@ struct StepContext {
 // traffic for a read-one-write-one chain).
 constexpr int64_t kStreamBytes = int64_t{16} << 20;
 // In-place inputs are prefetched this many tiles ahead.
-constexpr int64_t kPrefetchTiles = 0;
+constexpr int64_t kPrefetchTiles = 8;
 
 // Runs elements [start, end) of a step with its own register tiles and walker.
 void run_range(const StepContext& ctx, int64_t start, int64_t end) {
@@ -251,7 +251,7 @@ void run_range(const StepContext& ctx, int64_t start, int64_t end) {
         if (direct[i] != nullptr) {
           // Reading the input is the step's one trip to memory: ask for later tiles early.
           // (Prefetches never fault, even past the end of the buffer.)
-          for (int64_t b = 0; b < count * 4; b += 64) __builtin_prefetch(direct[i] + kPrefetchTiles * kTile * 4 + b, 0, 3);
+          for (int64_t b = 0; b < count * 4; b += 64) __builtin_prefetch(direct[i] + kPrefetchTiles * kTile * 4 + b);
           continue;
         }
       }
