@@ -376,17 +376,27 @@ const std::vector<ProtoInstr>& step_protos(const ElementwiseStep& step, const do
   return *protos;
 }
 
-ElementwiseRanges::ElementwiseRanges(const ElementwiseStep& step, const double* consts, const BufferDesc* bufs)
-    : step_(step), consts_(consts) {
-  std::vector<const int64_t*> strides;
+namespace {
+
+// The strides and base pointers of a step's operands (inputs, then outputs), appended.
+void operand_views(const ElementwiseStep& step, const BufferDesc* bufs, std::vector<const int64_t*>& strides,
+                   std::vector<char*>& bases) {
   for (const auto& in : step.inputs) {
     strides.push_back(in.view.strides);
-    bases_.push_back(view_base(in.view, in.dtype, bufs));
+    bases.push_back(view_base(in.view, in.dtype, bufs));
   }
   for (const auto& out : step.outputs) {
     strides.push_back(out.view.strides);
-    bases_.push_back(view_base(out.view, out.dtype, bufs));
+    bases.push_back(view_base(out.view, out.dtype, bufs));
   }
+}
+
+}  // namespace
+
+ElementwiseRanges::ElementwiseRanges(const ElementwiseStep& step, const double* consts, const BufferDesc* bufs)
+    : step_(step), consts_(consts) {
+  std::vector<const int64_t*> strides;
+  operand_views(step, bufs, strides, bases_);
   layout_ = collapse(step.shape, strides);
 }
 
@@ -406,14 +416,7 @@ void run_elementwise(const ElementwiseStep& step, const double* consts, const Bu
   thread_local std::vector<char*> bases;
   strides.clear();
   bases.clear();
-  for (const auto& in : step.inputs) {
-    strides.push_back(in.view.strides);
-    bases.push_back(view_base(in.view, in.dtype, bufs));
-  }
-  for (const auto& out : step.outputs) {
-    strides.push_back(out.view.strides);
-    bases.push_back(view_base(out.view, out.dtype, bufs));
-  }
+  operand_views(step, bufs, strides, bases);
   const CollapsedLayout layout = collapse(step.shape, strides);
   uint64_t streamed = 0;
   for (size_t o = 0; o < step.outputs.size() && o < 64; ++o) {
