@@ -337,11 +337,17 @@ void sgemm(int64_t batch, int64_t m, int64_t n, int64_t k, GemmOperand a, GemmOp
   // Few batch elements for the threads: per element, the threads first pack all of B together,
   // then share its rows (and columns if rows are few). Blocks only choose who computes a tile,
   // never the order of its sums, so results do not depend on the thread count.
+  // At least 4 tasks per thread, and a task count the threads share evenly: with 11 row panels
+  // (m = 128) and 2 threads, 11 tasks leave one thread a whole task idle at the end; 22 do not.
   const int64_t target = 4 * threads;
   const int64_t panels = ceil_div(m, uk.mr);
   int64_t nsplit = nblocks;
   while (panels * nsplit < target && ceil_div(n, nsplit) > uk.nr) ++nsplit;
-  const int64_t mc = std::max<int64_t>(1, panels * nsplit / target) * uk.mr;
+  const auto uneven = [&](int64_t tasks) { return tasks % threads != 0 && tasks < 16 * threads; };
+  if (uneven(panels * nsplit) && ceil_div(n, nsplit + 1) >= uk.nr && !uneven(panels * (nsplit + 1))) ++nsplit;
+  int64_t mc_panels = std::max<int64_t>(1, panels * nsplit / target);
+  while (mc_panels > 1 && uneven(ceil_div(panels, mc_panels) * nsplit)) --mc_panels;
+  const int64_t mc = mc_panels * uk.mr;
   const int64_t nc = ceil_div(ceil_div(n, nsplit), uk.nr) * uk.nr;
   const int64_t mblocks = ceil_div(m, mc);
   nsplit = ceil_div(n, nc);
