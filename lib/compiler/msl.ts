@@ -2,8 +2,11 @@
  * @file Metal Shading Language generation: one kernel function per kernel of a plan, specialised
  * for its shapes, strides and offsets (they are compile-time constants in the source). Scalar ops
  * call the `mg_<op>` functions of shaders/ops.h, whose names are the ABI's op names. Buffers are
- * bound inputs first, then outputs (`mslBindings`); one thread per output element (`mslThreads`).
- * Element indices are 32-bit ints: buffers are limited to 2^31 elements.
+ * bound inputs first, then outputs (`mslBindings`). Every kernel is launched as a 1-D grid of
+ * 256-thread threadgroups (`mslLaunch`): most run one thread per output element; reductions let a
+ * SIMD-group or a whole threadgroup cooperate on each output when the reduced extent is long, and
+ * matmul runs the hand-written tiled shader of shaders/matmul.metal. Element indices are 32-bit
+ * ints: buffers are limited to 2^31 elements.
  */
 
 import * as fs from 'fs';
@@ -78,37 +81,77 @@ export interface MslBinding {
   writes: boolean;
 }
 
-let header: string | undefined;
+/** Code generation choices that depend on the device. */
+export interface MslOptions {
+  /**
+   * Use SIMD-group functions (`simd_sum`, `simd_shuffle_down`, ...; Apple7 GPUs and newer, whose
+   * SIMD-groups have 32 lanes). Without them reductions combine lanes through threadgroup memory
+   * only, which every Metal GPU runs.
+   */
+  simdgroup: boolean;
+}
 
-/** shaders/ops.h, read once (generated sources embed it, so Metal needs no include path). */
-export function mslOpsHeader(): string {
-  if (header === undefined) {
+/** What Apple-silicon Macs (M1 and later) run, and what `lower().kernels` shows. */
+export const MSL_DEFAULTS: MslOptions = { simdgroup: true };
+
+/** How a kernel is launched: a 1-D grid of threadgroups (`dispatchThreadgroups:threadsPerThreadgroup:`). */
+export interface MslLaunch {
+  /** Threadgroups in the grid; 0 means there is nothing to dispatch. */
+  groups: number;
+  /** Threads per threadgroup; the pipeline must allow at least this many. */
+  groupSize: number;
+  /** The SIMD-group width the kernel's SIMD-group functions assume, or 0 when it uses none. */
+  simdWidth: number;
+  /** Bytes of threadgroup memory bound at each `[[threadgroup(i)]]` (multiples of 16). */
+  threadgroupMemory: number[];
+}
+
+/** Threads per threadgroup of every generated kernel: 8 SIMD-groups of 32 lanes. */
+const GROUP_SIZE = 256;
+const SIMD_WIDTH = 32;
+
+const shaderSources = new Map<string, string>();
+
+/** A file of shaders/, read once (generated sources embed them, so Metal needs no include path). */
+function shaderSource(file: string): string {
+  let text = shaderSources.get(file);
+  if (text === undefined) {
     let dir = __dirname;
-    while (!fs.existsSync(path.join(dir, 'shaders', 'ops.h'))) {
+    while (!fs.existsSync(path.join(dir, 'shaders', file))) {
       const up = path.dirname(dir);
-      if (up === dir) throw new Error(`generateMsl: cannot find shaders/ops.h above ${__dirname}`);
+      if (up === dir) throw new Error(`generateMsl: cannot find shaders/${file} above ${__dirname}`);
       dir = up;
     }
-    header = fs.readFileSync(path.join(dir, 'shaders', 'ops.h'), 'utf8');
+    text = fs.readFileSync(path.join(dir, 'shaders', file), 'utf8');
+    shaderSources.set(file, text);
   }
-  return header;
+  return text;
 }
 
-/** A self-contained MSL source (ops header + kernel) for `newLibraryWithSource`. */
-export function generateMsl(kernel: Kernel, name: string): string {
-  return `${mslOpsHeader()}\n${generateMslKernel(kernel, name)}`;
+/** shaders/ops.h, which every generated source embeds first. */
+export function mslOpsHeader(): string {
+  return shaderSource('ops.h');
 }
 
-/** Only the kernel function of `generateMsl` (it needs shaders/ops.h before it). */
-export function generateMslKernel(kernel: Kernel, name: string): string {
+/**
+ * A self-contained MSL source for `newLibraryWithSource`: the ops header, the hand-written shader
+ * the kernel calls (shaders/matmul.metal for a matmul), and the kernel function.
+ */
+export function generateMsl(kernel: Kernel, name: string, options: MslOptions = MSL_DEFAULTS): string {
+  const shaders = kernel.kind === 'matmul' ? ['ops.h', 'matmul.metal'] : ['ops.h'];
+  return `${shaders.map(shaderSource).join('\n')}\n${generateMslKernel(kernel, name, options)}`;
+}
+
+/** Only the kernel function of `generateMsl` (it needs the shaders before it). */
+export function generateMslKernel(kernel: Kernel, name: string, options: MslOptions = MSL_DEFAULTS): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`generateMsl: the kernel name must be an identifier, received ${JSON.stringify(name)}`);
   const nbufs = mslBindings(kernel).length;
   if (nbufs > MSL_MAX_BUFFERS) throw new Error(`generateMsl: kernel ${name} takes ${nbufs} buffers; Metal binds at most ${MSL_MAX_BUFFERS}`);
   switch (kernel.kind) {
     case 'elementwise':
-      return kernel.reduce ? elementwiseReduce(kernel, kernel.reduce, name) : elementwise(kernel, name);
+      return kernel.reduce ? elementwiseReduce(kernel, kernel.reduce, name, options) : elementwise(kernel, name);
     case 'reduce':
-      return reduce(kernel, name);
+      return reduce(kernel, name, options);
     case 'argreduce':
       return argreduce(kernel, name);
     case 'matmul':
@@ -154,18 +197,21 @@ export function mslBindings(kernel: Kernel): MslBinding[] {
   }
 }
 
-/** Threads to dispatch (one per output element); 0 means nothing to dispatch. */
-export function mslThreads(kernel: Kernel): number {
+/** The launch of a generated kernel (`options` as given to `generateMsl`). */
+export function mslLaunch(kernel: Kernel, options: MslOptions = MSL_DEFAULTS): MslLaunch {
+  if (kernel.kind === 'reduce') return reductionLaunch(reduceLayout(kernel), options);
+  if (kernel.kind === 'elementwise' && kernel.reduce) return reductionLaunch(fusedReduceLayout(kernel, kernel.reduce), options);
+  if (kernel.kind === 'matmul') return { groups: matmulTiles(kernel), groupSize: GROUP_SIZE, simdWidth: 0, threadgroupMemory: [MATMUL_TILE_BYTES, MATMUL_TILE_BYTES] };
+  return { groups: Math.ceil(elementThreads(kernel) / GROUP_SIZE), groupSize: GROUP_SIZE, simdWidth: 0, threadgroupMemory: [] };
+}
+
+/** Threads of a kernel that runs one thread per output element (or line); the grid rounds it up. */
+function elementThreads(kernel: Exclude<Kernel, ReduceKernel | MatmulKernel>): number {
   switch (kernel.kind) {
     case 'elementwise':
-      if (kernel.reduce) return sizeOf(kernel.shape.filter((_, d) => !kernel.reduce?.axes.includes(d)));
       return kernel.outputs.length === 0 ? 0 : sizeOf(kernel.shape);
-    case 'reduce':
-      return sizeOf(kernel.shape.filter((_, d) => !kernel.axes.includes(d)));
     case 'argreduce':
       return sizeOf(kernel.shape.filter((_, d) => d !== kernel.axis));
-    case 'matmul':
-      return kernel.batch * kernel.m * kernel.n;
     case 'gather':
       return kernel.dims.nb * kernel.dims.np * kernel.dims.ns * kernel.dims.nq;
     case 'scatter':
@@ -182,13 +228,14 @@ export function mslThreads(kernel: Kernel): number {
 // ---------------------------------------------------------------------------------------------
 // Shared pieces
 
-function signature(name: string, kernel: Kernel): string {
+/** The kernel's head: its buffers, then `extra` parameters (threadgroup memory, thread positions). */
+function signature(name: string, kernel: Kernel, extra: string[] = ['uint gid [[thread_position_in_grid]]']): string {
   const params = mslBindings(kernel).map((b, i, all) => {
     const nin = all.filter((x) => !x.writes).length;
     const id = b.writes ? `out${i - nin}` : `in${i}`;
     return `    device ${b.writes ? '' : 'const '}${BUF_TYPE[b.dtype]}* ${id} [[buffer(${i})]],`;
   });
-  return [`kernel void ${name}(`, ...params, '    uint gid [[thread_position_in_grid]]) {'].join('\n');
+  return [`kernel void ${name}(`, ...params, ...extra.map((p, i) => `    ${p}${i === extra.length - 1 ? ') {' : ','}`)].join('\n');
 }
 
 /** `offset + i0 * s0 + ...` over the index variables `vars` (stride-0 dims drop out). */
@@ -201,13 +248,13 @@ function indexExpr(offset: number, strides: readonly number[], vars: readonly st
   return terms.join(' + ');
 }
 
-/** Declares `const int <vars[d]>` for the row-major decomposition of `gid` over `dims`. */
-function decompose(dims: readonly number[], vars: readonly string[]): string[] {
+/** Declares `const int <vars[d]>` for the row-major decomposition of the uint `of` over `dims`. */
+function decompose(dims: readonly number[], vars: readonly string[], of = 'gid'): string[] {
   const lines: string[] = [];
   let inner = 1;
   for (let d = dims.length - 1; d >= 0; d--) {
-    const q = inner === 1 ? 'gid' : `gid / ${inner}u`;
-    const e = d === 0 ? q : inner === 1 ? `gid % ${dims[d]}u` : `(${q}) % ${dims[d]}u`;
+    const q = inner === 1 ? of : `${of} / ${inner}u`;
+    const e = d === 0 ? q : inner === 1 ? `${of} % ${dims[d]}u` : `(${q}) % ${dims[d]}u`;
     lines.unshift(`  const int ${vars[d]} = int(${e});`);
     inner *= dims[d];
   }
@@ -399,8 +446,8 @@ function emitProgram(k: ElementwiseKernel, lines: string[], index: (view: number
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reductions and matmul: one thread per output element (a correct baseline; threadgroup
-// reductions and a tiled matmul replace these later).
+// Reductions (plain and fused): `reductionLayout` decides from the shapes how many threads
+// cooperate on each output, and both `mslLaunch` and the generators read it.
 
 const REDUCE_SCALAR_OP = { sum: 'add', prod: 'mul', max: 'max', min: 'min' } as const;
 
@@ -436,62 +483,213 @@ function baseLines(kept: { dims: number[]; strides: number[] }, offset: number):
   return [...decompose(kept.dims, vars), `  const int base = ${indexExpr(offset, kept.strides, vars)};`];
 }
 
-function reduce(k: ReduceKernel, name: string): string {
-  if (k.dtype === 'bool' && (k.op === 'sum' || k.op === 'prod')) throw new Error(`generateMsl: reduce ${k.op} is not defined on bool`);
-  const { kept, red } = splitDims(k.shape, k.input, (d) => k.axes.includes(d));
-  const outCount = sizeOf(kept.dims);
-  const t = REG_TYPE[k.dtype];
-  const lines = [`// ${name}: reduce_${k.op} of [${k.shape.join(', ')}] over axes [${k.axes.join(', ')}], one thread per output element`, signature(name, k)];
-  if (outCount === 0) return [...lines, '  // nothing to compute', '}', ''].join('\n');
-  lines.push(`  if (gid >= ${outCount}u) return;`, ...baseLines(kept, k.input.offset));
-  lines.push(`  ${t} acc = ${identity(k.op, k.dtype)};`);
-  if (sizeOf(red.dims) > 0) {
-    const vars = red.dims.map((_, d) => `j${d}`);
-    red.dims.forEach((n, d) => lines.push(`${'  '.repeat(d + 1)}for (int ${vars[d]} = 0; ${vars[d]} < ${n}; ++${vars[d]}) {`));
-    const at = indexExpr(0, red.strides, vars);
-    const pad = '  '.repeat(red.dims.length + 1);
-    lines.push(`${pad}acc = mg_${REDUCE_SCALAR_OP[k.op]}(acc, ${load('in0', at === '0' ? 'base' : `base + ${at}`, k.dtype)});`);
-    for (let d = red.dims.length - 1; d >= 0; d--) lines.push(`${'  '.repeat(d + 1)}}`);
-  }
-  lines.push(`  out0[${k.output.offset === 0 ? 'gid' : `${k.output.offset} + gid`}] = ${store('acc', k.dtype)};`, '}', '');
-  return lines.join('\n');
+/** Dims of a reduction: `strides[v][d]` is view v's stride along dim d. */
+interface Space {
+  dims: number[];
+  strides: number[][];
 }
 
 /**
- * An elementwise program with a fused reduction: one thread per reduction output loops over the
- * reduced axes, running the program (and its element stores) at each index and folding register
- * `r.reg` into the accumulator.
+ * How a reduction runs: its live dims split into kept ones (output order) and reduced ones, each
+ * run of dims that every view walks as one merged; and `lanes`, the threads that cooperate on
+ * one output: 1 (a thread folds the whole extent: short extents, and column reductions with
+ * enough outputs, where neighbouring threads read neighbouring addresses), 32 (a SIMD-group per
+ * output) or 256 (the whole threadgroup: long extents, or few outputs).
  */
-function elementwiseReduce(k: ElementwiseKernel, r: ElementwiseReduce, name: string): string {
+interface ReductionLayout {
+  kept: Space;
+  red: Space;
+  outputs: number;
+  extent: number;
+  lanes: 1 | 32 | 256;
+}
+
+function reductionLayout(shape: readonly number[], views: readonly View[], inputs: number, axes: readonly number[]): ReductionLayout {
+  const kept: Space = { dims: [], strides: views.map(() => []) };
+  const red: Space = { dims: [], strides: views.map(() => []) };
+  shape.forEach((n, d) => {
+    if (n === 1) return;
+    const part = axes.includes(d) ? red : kept;
+    const last = part.dims.length - 1;
+    if (last >= 0 && views.every((v, i) => part.strides[i][last] === v.strides[d] * n)) {
+      part.dims[last] *= n;
+      views.forEach((v, i) => (part.strides[i][last] = v.strides[d]));
+    } else {
+      part.dims.push(n);
+      views.forEach((v, i) => part.strides[i].push(v.strides[d]));
+    }
+  });
+  const outputs = sizeOf(kept.dims);
+  const extent = sizeOf(red.dims);
+  // Row-like: some input is contiguous along a reduced dim, so lanes of one output read neighbours.
+  const rowLike = red.strides.slice(0, inputs).some((s) => s.some((x) => Math.abs(x) === 1));
+  let lanes: ReductionLayout['lanes'] = SIMD_WIDTH;
+  if (extent < SIMD_WIDTH || (!rowLike && outputs >= 1024)) lanes = 1;
+  else if (extent >= 1024 || (outputs < 64 && extent >= GROUP_SIZE)) lanes = GROUP_SIZE;
+  return { kept, red, outputs, extent, lanes };
+}
+
+const reduceLayout = (k: ReduceKernel): ReductionLayout => reductionLayout(k.shape, [k.input], 1, k.axes);
+const fusedReduceLayout = (k: ElementwiseKernel, r: ElementwiseReduce): ReductionLayout => reductionLayout(k.shape, programViews(k), k.inputs.length, r.axes);
+
+/** Bools reduce as uint 0/1 (max is or, min is and), so SIMD-group functions and tree steps apply. */
+const accKind = (t: DType): DType => (t === 'bool' ? 'uint32' : t);
+const accIdentity = (op: ReduceKernel['op'], t: DType): string => (t === 'bool' ? (op === 'min' ? '1u' : '0u') : identity(op, t));
+
+function reductionLaunch(l: ReductionLayout, options: MslOptions): MslLaunch {
+  if (l.outputs === 0) return { groups: 0, groupSize: GROUP_SIZE, simdWidth: 0, threadgroupMemory: [] };
+  const simd = options.simdgroup && l.lanes > 1;
+  // Partials in threadgroup memory: one per SIMD-group (then one SIMD-group combines them), or one
+  // per thread for the tree of the baseline form.
+  const partials = l.lanes === 1 || (simd && l.lanes === SIMD_WIDTH) ? 0 : simd ? GROUP_SIZE / SIMD_WIDTH : GROUP_SIZE;
+  return {
+    groups: Math.ceil((l.outputs * l.lanes) / GROUP_SIZE),
+    groupSize: GROUP_SIZE,
+    simdWidth: simd ? SIMD_WIDTH : 0,
+    threadgroupMemory: partials === 0 ? [] : [Math.ceil((partials * 4) / 16) * 16],
+  };
+}
+
+/** One reduction kernel to generate: plain (`element` loads the input) or fused (runs the program). */
+interface ReductionSource {
+  name: string;
+  kernel: Kernel;
+  what: string;
+  op: ReduceKernel['op'];
+  dtype: DType;
+  layout: ReductionLayout;
+  offsets: number[];
+  output: { name: string; offset: number };
+  /** Emits the work at one element (view v at `index(v)`) and returns the value it contributes. */
+  element(lines: string[], index: (v: number) => string, pad: string): string;
+}
+
+/** `x` combined over the lanes of a SIMD-group; lane 0 holds the result (every lane, for builtins). */
+function simdCombine(op: ReduceKernel['op'], t: DType, x: string, pad: string): string {
+  // Metal leaves NaN handling of simd_max/simd_min on floats open: fold those with mg_max/mg_min.
+  if (t === 'float32' && (op === 'max' || op === 'min')) return `${pad}for (ushort d = ${SIMD_WIDTH / 2}; d > 0; d /= 2) ${x} = mg_${op}(${x}, simd_shuffle_down(${x}, d));`;
+  const fn = { sum: 'simd_sum', prod: 'simd_product', max: 'simd_max', min: 'simd_min' }[op];
+  return `${pad}${x} = ${fn}(${x});`;
+}
+
+function reduction(src: ReductionSource, options: MslOptions): string {
+  const { layout: l, op, dtype, name } = src;
+  const simd = options.simdgroup && l.lanes > 1;
+  const t = accKind(dtype);
+  const T = REG_TYPE[t];
+  const strategy =
+    l.lanes === 1 ? 'one thread per output' : `${l.lanes === SIMD_WIDTH ? 'one SIMD-group' : `one threadgroup (${GROUP_SIZE} threads)`} per output, ${simd ? 'combined by SIMD-group functions' : 'combined by a tree in threadgroup memory'}`;
+  const params =
+    l.lanes === 1
+      ? ['uint gid [[thread_position_in_grid]]']
+      : [
+          ...(reductionLaunch(l, options).threadgroupMemory.length > 0 ? [`threadgroup ${T}* partial [[threadgroup(0)]]`] : []),
+          'uint group [[threadgroup_position_in_grid]]',
+          ...(simd && l.lanes === SIMD_WIDTH ? [] : ['uint tid [[thread_position_in_threadgroup]]']),
+          ...(simd ? ['uint sg [[simdgroup_index_in_threadgroup]]', 'uint lane [[thread_index_in_simdgroup]]'] : []),
+        ];
+  const lines = [`// ${name}: ${src.what}, ${strategy}`, signature(name, src.kernel, params)];
+  if (l.outputs === 0) return [...lines, '  // nothing to compute', '}', ''].join('\n');
+  const nviews = src.offsets.length;
+  const oVars = indexVars(l.kept.dims.length, 'o');
+  const jVars = indexVars(l.red.dims.length, 'j');
+  const base = (v: number): string => (nviews === 1 ? 'base' : `base${v}`);
+  const index = (v: number): string => {
+    const at = indexExpr(0, l.red.strides[v], jVars);
+    return at === '0' ? base(v) : `${base(v)} + ${at}`;
+  };
+  const value = (pad: string): string => {
+    const x = src.element(lines, index, pad);
+    return dtype === 'bool' ? `uint(${x})` : x;
+  };
+  const out = (o: string, x: string): string => `${src.output.name}[${src.output.offset === 0 ? o : `${src.output.offset} + ${o}`}] = ${store(x, dtype)};`;
+  const fold = (pad: string, x: string): string => `${pad}acc = mg_${REDUCE_SCALAR_OP[op]}(acc, ${x});`;
+  const bases = (): string[] => src.offsets.map((offset, v) => `  const int ${base(v)} = ${indexExpr(offset, l.kept.strides[v], oVars)};`);
+
+  if (l.lanes === 1) {
+    lines.push(`  if (gid >= ${l.outputs}u) return;`, ...decompose(l.kept.dims, oVars), ...bases(), `  ${T} acc = ${accIdentity(op, dtype)};`);
+    if (l.extent > 0) {
+      l.red.dims.forEach((n, d) => lines.push(`${'  '.repeat(d + 1)}for (int ${jVars[d]} = 0; ${jVars[d]} < ${n}; ++${jVars[d]}) {`));
+      const pad = '  '.repeat(l.red.dims.length + 1);
+      lines.push(fold(pad, value(pad)));
+      for (let d = l.red.dims.length - 1; d >= 0; d--) lines.push(`${'  '.repeat(d + 1)}}`);
+    }
+    lines.push(`  ${out('gid', 'acc')}`, '}', '');
+    return lines.join('\n');
+  }
+
+  // Several threads per output: each folds every `lanes`-th element of its output's extent.
+  const perGroup = GROUP_SIZE / l.lanes;
+  const first = l.lanes === GROUP_SIZE ? 'tid' : 'lane';
+  if (l.lanes === GROUP_SIZE) lines.push('  const uint o = group;');
+  else if (simd) lines.push(`  const uint o = group * ${perGroup}u + sg;`, `  if (o >= ${l.outputs}u) return;  // the whole SIMD-group: no barrier follows`);
+  else lines.push(`  const uint o = group * ${perGroup}u + tid / ${SIMD_WIDTH}u;`, `  const uint lane = tid % ${SIMD_WIDTH}u;`);
+  // The baseline SIMD-group form keeps threads past the last output alive for the barriers.
+  const extent = l.lanes === SIMD_WIDTH && !simd && l.outputs % perGroup !== 0 ? 'extent' : `${l.extent}u`;
+  if (extent === 'extent') lines.push(`  const uint extent = o < ${l.outputs}u ? ${l.extent}u : 0u;`);
+  lines.push(...decompose(l.kept.dims, oVars, 'o'), ...bases(), `  ${T} acc = ${accIdentity(op, dtype)};`);
+  lines.push(`  for (uint j = ${first}; j < ${extent}; j += ${l.lanes}u) {`, ...decompose(l.red.dims, jVars, 'j').map((s) => `  ${s}`));
+  lines.push(fold('    ', value('    ')), '  }');
+  if (simd) {
+    lines.push(simdCombine(op, t, 'acc', '  '));
+    if (l.lanes === SIMD_WIDTH) lines.push(`  if (lane == 0) ${out('o', 'acc')}`);
+    else {
+      lines.push('  if (lane == 0) partial[sg] = acc;', '  threadgroup_barrier(mem_flags::mem_threadgroup);', '  if (sg == 0) {');
+      lines.push(`    acc = lane < ${GROUP_SIZE / SIMD_WIDTH}u ? partial[lane] : ${accIdentity(op, dtype)};`, simdCombine(op, t, 'acc', '    '), `    if (lane == 0) ${out('o', 'acc')}`, '  }');
+    }
+  } else {
+    lines.push('  partial[tid] = acc;', `  for (uint s = ${l.lanes / 2}u; s > 0; s /= 2) {`, '    threadgroup_barrier(mem_flags::mem_threadgroup);');
+    lines.push(`    if (${first} < s) partial[tid] = mg_${REDUCE_SCALAR_OP[op]}(partial[tid], partial[tid + s]);`, '  }');
+    lines.push(`  if (${first} == 0${extent === 'extent' ? ` && o < ${l.outputs}u` : ''}) ${out('o', 'partial[tid]')}`);
+  }
+  lines.push('}', '');
+  return lines.join('\n');
+}
+
+function reduce(k: ReduceKernel, name: string, options: MslOptions): string {
+  if (k.dtype === 'bool' && (k.op === 'sum' || k.op === 'prod')) throw new Error(`generateMsl: reduce ${k.op} is not defined on bool`);
+  return reduction(
+    {
+      name,
+      kernel: k,
+      what: `reduce_${k.op} of [${k.shape.join(', ')}] over axes [${k.axes.join(', ')}]`,
+      op: k.op,
+      dtype: k.dtype,
+      layout: reduceLayout(k),
+      offsets: [k.input.offset],
+      output: { name: 'out0', offset: k.output.offset },
+      element: (_lines, index) => load('in0', index(0), k.dtype),
+    },
+    options,
+  );
+}
+
+/**
+ * An elementwise program with a fused reduction: the program runs once at every element of the
+ * shape (storing its outputs there), by whichever thread folds that element into its output.
+ */
+function elementwiseReduce(k: ElementwiseKernel, r: ElementwiseReduce, name: string, options: MslOptions): string {
   if (r.dtype === 'bool' && (r.op === 'sum' || r.op === 'prod')) throw new Error(`generateMsl: reduce ${r.op} is not defined on bool`);
   const views = programViews(k);
-  const live = k.shape.map((_, d) => d).filter((d) => k.shape[d] !== 1);
-  const keptDims = live.filter((d) => !r.axes.includes(d));
-  const redDims = live.filter((d) => r.axes.includes(d));
-  const outCount = sizeOf(keptDims.map((d) => k.shape[d]));
-  const lines = [
-    `// ${name}: elementwise over [${k.shape.join(', ')}] (${k.instrs.length} instruction${k.instrs.length === 1 ? '' : 's'}) fused into reduce_${r.op} over axes [${r.axes.join(', ')}], one thread per output element`,
-    signature(name, k),
-  ];
-  const outName = `out${k.outputs.length}`;
-  if (outCount === 0) return [...lines, '  // nothing to compute', '}', ''].join('\n');
-  const oVars = indexVars(keptDims.length, 'o');
-  const jVars = redDims.map((_, i) => `j${i}`);
-  lines.push(`  if (gid >= ${outCount}u) return;`, ...decompose(keptDims.map((d) => k.shape[d]), oVars));
-  lines.push(`  ${REG_TYPE[r.dtype]} acc = ${identity(r.op, r.dtype)};`);
-  const total = sizeOf(redDims.map((d) => k.shape[d]));
-  if (total > 0) {
-    redDims.forEach((d, i) => lines.push(`${'  '.repeat(i + 1)}for (int ${jVars[i]} = 0; ${jVars[i]} < ${k.shape[d]}; ++${jVars[i]}) {`));
-    const pad = '  '.repeat(redDims.length + 1);
-    const index = (i: number): string => indexExpr(views[i].offset, [...keptDims, ...redDims].map((d) => views[i].strides[d]), [...oVars, ...jVars]);
-    const program = emitProgram(k, lines, index, pad);
-    k.outputs.forEach((_, o) => program.store(o));
-    if (program.typeOf(r.reg) !== r.dtype) throw new Error(`generateMsl: the reduction is ${r.dtype} but reads r${r.reg}, which holds ${program.typeOf(r.reg)}`);
-    lines.push(`${pad}acc = mg_${REDUCE_SCALAR_OP[r.op]}(acc, ${program.nameOf(r.reg)});`);
-    for (let i = redDims.length - 1; i >= 0; i--) lines.push(`${'  '.repeat(i + 1)}}`);
-  }
-  lines.push(`  ${outName}[${r.output.offset === 0 ? 'gid' : `${r.output.offset} + gid`}] = ${store('acc', r.dtype)};`, '}', '');
-  return lines.join('\n');
+  return reduction(
+    {
+      name,
+      kernel: k,
+      what: `elementwise over [${k.shape.join(', ')}] (${k.instrs.length} instruction${k.instrs.length === 1 ? '' : 's'}) fused into reduce_${r.op} over axes [${r.axes.join(', ')}]`,
+      op: r.op,
+      dtype: r.dtype,
+      layout: fusedReduceLayout(k, r),
+      offsets: views.map((v) => v.offset),
+      output: { name: `out${k.outputs.length}`, offset: r.output.offset },
+      element: (lines, index, pad) => {
+        const program = emitProgram(k, lines, index, pad);
+        k.outputs.forEach((_, o) => program.store(o));
+        if (program.typeOf(r.reg) !== r.dtype) throw new Error(`generateMsl: the reduction is ${r.dtype} but reads r${r.reg}, which holds ${program.typeOf(r.reg)}`);
+        return program.nameOf(r.reg);
+      },
+    },
+    options,
+  );
 }
 
 function argreduce(k: ArgReduceKernel, name: string): string {
@@ -515,25 +713,27 @@ function argreduce(k: ArgReduceKernel, name: string): string {
   return lines.join('\n');
 }
 
-/** The fallback GEMM: one thread per element of C, a plain dot product over k. */
+// ---------------------------------------------------------------------------------------------
+// Matmul: an entry point into the hand-written tiled GEMM of shaders/matmul.metal.
+
+/** Rows and columns of C per threadgroup, and bytes of each staged tile (as in shaders/matmul.metal). */
+const MATMUL_TILE = 64;
+const MATMUL_TILE_BYTES = MATMUL_TILE * 16 * 4;
+
+function matmulTiles(k: MatmulKernel): number {
+  return k.batch * Math.ceil(k.m / MATMUL_TILE) * Math.ceil(k.n / MATMUL_TILE);
+}
+
 function matmul(k: MatmulKernel, name: string): string {
   if (k.dtype !== 'float32' && k.dtype !== 'int32') throw new Error(`generateMsl: matmul is defined on float32 and int32, received ${k.dtype}`);
   const t = REG_TYPE[k.dtype];
-  const count = k.batch * k.m * k.n;
   const lines = [
-    `// ${name}: matmul fallback (one thread per output element), [${k.batch}] x [${k.m}, ${k.k}] @ [${k.k}, ${k.n}]`,
-    signature(name, k),
+    `// ${name}: matmul [${k.batch}] x [${k.m}, ${k.k}] @ [${k.k}, ${k.n}] by the hand-written tiled shader shaders/matmul.metal (${MATMUL_TILE}x${MATMUL_TILE} tiles of C, ${GROUP_SIZE} threads each)`,
+    signature(name, k, [`threadgroup ${t}* a_tile [[threadgroup(0)]]`, `threadgroup ${t}* b_tile [[threadgroup(1)]]`, 'uint group [[threadgroup_position_in_grid]]', 'uint tid [[thread_position_in_threadgroup]]']),
   ];
-  if (count === 0) return [...lines, '  // nothing to compute', '}', ''].join('\n');
-  const [p, i, j] = ['p', 'i', 'j'];
-  lines.push(`  if (gid >= ${count}u) return;`, ...decompose([k.batch, k.m, k.n], [p, i, j]));
-  const [sa, sb, sc] = [k.a.strides, k.b.strides, k.c.strides];
-  lines.push(`  const int a_row = ${indexExpr(k.a.offset, [sa[0], sa[1]], [p, i])};`);
-  lines.push(`  const int b_col = ${indexExpr(k.b.offset, [sb[0], sb[2]], [p, j])};`);
-  lines.push(`  ${t} acc = ${mslLiteral(0, k.dtype)};`);
-  lines.push(`  for (int l = 0; l < ${k.k}; ++l) {`);
-  lines.push(`    acc = mg_add(acc, mg_mul(in0[${indexExpr(0, [1, sa[2]], ['a_row', 'l'])}], in1[${indexExpr(0, [1, sb[1]], ['b_col', 'l'])}]));`);
-  lines.push('  }', `  out0[${indexExpr(k.c.offset, [sc[0], sc[1], sc[2]], [p, i, j])}] = acc;`, '}', '');
+  if (matmulTiles(k) === 0) return [...lines, '  // nothing to compute', '}', ''].join('\n');
+  const shape = [k.batch, k.m, k.n, k.k, k.a.offset, ...k.a.strides, k.b.offset, ...k.b.strides, k.c.offset, ...k.c.strides];
+  lines.push(`  const MgMatmul shape = {${shape.join(', ')}};`, '  mg_matmul(in0, in1, out0, shape, a_tile, b_tile, group, tid);', '}', '');
   return lines.join('\n');
 }
 
