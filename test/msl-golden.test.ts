@@ -1,7 +1,7 @@
 /**
  * @file Golden tests of the MSL generator: the exact source of representative kernels (a fused
- * strided elementwise kernel, a reduction, the matmul fallback), the binding and grid helpers,
- * literals, and the validation errors for malformed kernels.
+ * strided elementwise kernel, reductions in each form, the matmul entry into the tiled shader), the
+ * binding and launch helpers, literals, and the validation errors for malformed kernels.
  */
 
 import { makeJaxpr, numpy as np, NDArray } from 'metalgrad';
@@ -9,7 +9,7 @@ import { ShapedArray } from '../lib/core/aval';
 import { DTYPES, SHORT_NAME } from '../lib/core/dtype';
 import { fuse } from '../lib/compiler/fusion';
 import { ElementwiseKernel, Kernel, SCALAR_OPS, SOURCE_KIND_OPS } from '../lib/compiler/kernel';
-import { generateMsl, generateMslKernel, mslBindings, mslLiteral, mslOpsHeader, mslThreads } from '../lib/compiler/msl';
+import { generateMsl, generateMslKernel, mslBindings, mslLaunch, mslLiteral, mslOpsHeader } from '../lib/compiler/msl';
 import { primitiveDef } from '../lib/primitives';
 
 const A = (shape: number[]): ShapedArray => new ShapedArray(shape, 'float32');
@@ -23,6 +23,8 @@ function broadcastAddKernel(): Kernel {
 }
 
 const reduceKernel = (): Kernel => primitiveDef('reduce_sum').lower([A([6, 7, 5])], [A([6, 5])], { axes: [1] }).kernels[0];
+const longRowsKernel = (): Kernel => primitiveDef('reduce_max').lower([A([4, 3000])], [A([4])], { axes: [1] }).kernels[0];
+const mediumRowsKernel = (): Kernel => primitiveDef('reduce_sum').lower([A([100, 50])], [A([100])], { axes: [1] }).kernels[0];
 const matmulKernel = (): Kernel =>
   primitiveDef('dot_general').lower([A([2, 3, 4]), A([2, 4, 5])], [A([2, 3, 5])], { lhsContract: [2], rhsContract: [1], lhsBatch: [0], rhsBatch: [0] }).kernels[0];
 
@@ -47,9 +49,9 @@ describe('generated source', () => {
     ]));
   });
 
-  test('a reduction loops over the reduced axes, one thread per output element', () => {
+  test('a short reduction loops over the reduced axes, one thread per output', () => {
     expect(generateMslKernel(reduceKernel(), 'sum_axis1')).toBe(source([
-      '// sum_axis1: reduce_sum of [6, 7, 5] over axes [1], one thread per output element',
+      '// sum_axis1: reduce_sum of [6, 7, 5] over axes [1], one thread per output',
       'kernel void sum_axis1(',
       '    device const float* in0 [[buffer(0)]],',
       '    device float* out0 [[buffer(1)]],',
@@ -67,27 +69,114 @@ describe('generated source', () => {
     ]));
   });
 
-  test('the matmul fallback computes one element of C per thread', () => {
+  test('a long reduction: a threadgroup per output, SIMD-group functions, then partials in threadgroup memory', () => {
+    // Float max folds with mg_max over simd_shuffle_down: simd_max leaves NaN handling open.
+    expect(generateMslKernel(longRowsKernel(), 'max_rows')).toBe(source([
+      '// max_rows: reduce_max of [4, 3000] over axes [1], one threadgroup (256 threads) per output, combined by SIMD-group functions',
+      'kernel void max_rows(',
+      '    device const float* in0 [[buffer(0)]],',
+      '    device float* out0 [[buffer(1)]],',
+      '    threadgroup float* partial [[threadgroup(0)]],',
+      '    uint group [[threadgroup_position_in_grid]],',
+      '    uint tid [[thread_position_in_threadgroup]],',
+      '    uint sg [[simdgroup_index_in_threadgroup]],',
+      '    uint lane [[thread_index_in_simdgroup]]) {',
+      '  const uint o = group;',
+      '  const int o0 = int(o);',
+      '  const int base = o0 * 3000;',
+      '  float acc = -INFINITY;',
+      '  for (uint j = tid; j < 3000u; j += 256u) {',
+      '    const int j0 = int(j);',
+      '    acc = mg_max(acc, in0[base + j0]);',
+      '  }',
+      '  for (ushort d = 16; d > 0; d /= 2) acc = mg_max(acc, simd_shuffle_down(acc, d));',
+      '  if (lane == 0) partial[sg] = acc;',
+      '  threadgroup_barrier(mem_flags::mem_threadgroup);',
+      '  if (sg == 0) {',
+      '    acc = lane < 8u ? partial[lane] : -INFINITY;',
+      '    for (ushort d = 16; d > 0; d /= 2) acc = mg_max(acc, simd_shuffle_down(acc, d));',
+      '    if (lane == 0) out0[o] = acc;',
+      '  }',
+      '}',
+    ]));
+    expect(mslLaunch(longRowsKernel())).toEqual({ groups: 4, groupSize: 256, simdWidth: 32, threadgroupMemory: [32] });
+  });
+
+  test('without SIMD-group functions the lanes combine by a tree in threadgroup memory', () => {
+    const src = generateMslKernel(longRowsKernel(), 'max_rows', { simdgroup: false });
+    expect(src.split('\n').slice(-10).join('\n')).toBe(source([
+      '    acc = mg_max(acc, in0[base + j0]);',
+      '  }',
+      '  partial[tid] = acc;',
+      '  for (uint s = 128u; s > 0; s /= 2) {',
+      '    threadgroup_barrier(mem_flags::mem_threadgroup);',
+      '    if (tid < s) partial[tid] = mg_max(partial[tid], partial[tid + s]);',
+      '  }',
+      '  if (tid == 0) out0[o] = partial[tid];',
+      '}',
+    ]));
+    expect(src).not.toMatch(/simd_|sg \[\[|lane \[\[/);
+    expect(mslLaunch(longRowsKernel(), { simdgroup: false })).toEqual({ groups: 4, groupSize: 256, simdWidth: 0, threadgroupMemory: [1024] });
+  });
+
+  test('a medium reduction: a SIMD-group per output, eight outputs per threadgroup', () => {
+    expect(generateMslKernel(mediumRowsKernel(), 'sum_rows')).toBe(source([
+      '// sum_rows: reduce_sum of [100, 50] over axes [1], one SIMD-group per output, combined by SIMD-group functions',
+      'kernel void sum_rows(',
+      '    device const float* in0 [[buffer(0)]],',
+      '    device float* out0 [[buffer(1)]],',
+      '    uint group [[threadgroup_position_in_grid]],',
+      '    uint sg [[simdgroup_index_in_threadgroup]],',
+      '    uint lane [[thread_index_in_simdgroup]]) {',
+      '  const uint o = group * 8u + sg;',
+      '  if (o >= 100u) return;  // the whole SIMD-group: no barrier follows',
+      '  const int o0 = int(o);',
+      '  const int base = o0 * 50;',
+      '  float acc = 0.0f;',
+      '  for (uint j = lane; j < 50u; j += 32u) {',
+      '    const int j0 = int(j);',
+      '    acc = mg_add(acc, in0[base + j0]);',
+      '  }',
+      '  acc = simd_sum(acc);',
+      '  if (lane == 0) out0[o] = acc;',
+      '}',
+    ]));
+    expect(mslLaunch(mediumRowsKernel())).toEqual({ groups: 13, groupSize: 256, simdWidth: 32, threadgroupMemory: [] });
+    // The baseline form keeps the SIMD-groups past the last output for the barriers, doing nothing.
+    const tree = generateMslKernel(mediumRowsKernel(), 'sum_rows', { simdgroup: false });
+    expect(tree).toContain('  const uint extent = o < 100u ? 50u : 0u;\n');
+    expect(tree).toContain('  if (lane == 0 && o < 100u) out0[o] = partial[tid];\n');
+  });
+
+  test('the strategy follows the shapes: column reductions with many outputs keep a thread per output', () => {
+    const lanes = (shape: number[], axes: number[]) => /one (threadgroup|SIMD-group|thread)/.exec(generateMslKernel(primitiveDef('reduce_sum').lower([A(shape)], [A(shape.filter((_, d) => !axes.includes(d)))], { axes }).kernels[0], 'k'))?.[1];
+    expect(lanes([2000, 1024], [0])).toBe('thread');
+    expect(lanes([2000, 8], [0])).toBe('threadgroup');
+    expect(lanes([64, 1024], [1])).toBe('threadgroup');
+    expect(lanes([1024, 100], [1])).toBe('SIMD-group');
+    expect(lanes([1024, 31], [1])).toBe('thread');
+    expect(lanes([40, 30, 50], [0, 2])).toBe('threadgroup');
+  });
+
+  test('a matmul calls the hand-written tiled shader, which the source embeds', () => {
     expect(generateMslKernel(matmulKernel(), 'matmul_batched')).toBe(source([
-      '// matmul_batched: matmul fallback (one thread per output element), [2] x [3, 4] @ [4, 5]',
+      '// matmul_batched: matmul [2] x [3, 4] @ [4, 5] by the hand-written tiled shader shaders/matmul.metal (64x64 tiles of C, 256 threads each)',
       'kernel void matmul_batched(',
       '    device const float* in0 [[buffer(0)]],',
       '    device const float* in1 [[buffer(1)]],',
       '    device float* out0 [[buffer(2)]],',
-      '    uint gid [[thread_position_in_grid]]) {',
-      '  if (gid >= 30u) return;',
-      '  const int p = int(gid / 15u);',
-      '  const int i = int((gid / 5u) % 3u);',
-      '  const int j = int(gid % 5u);',
-      '  const int a_row = p * 12 + i * 4;',
-      '  const int b_col = p * 20 + j;',
-      '  float acc = 0.0f;',
-      '  for (int l = 0; l < 4; ++l) {',
-      '    acc = mg_add(acc, mg_mul(in0[a_row + l], in1[b_col + l * 5]));',
-      '  }',
-      '  out0[p * 15 + i * 5 + j] = acc;',
+      '    threadgroup float* a_tile [[threadgroup(0)]],',
+      '    threadgroup float* b_tile [[threadgroup(1)]],',
+      '    uint group [[threadgroup_position_in_grid]],',
+      '    uint tid [[thread_position_in_threadgroup]]) {',
+      '  const MgMatmul shape = {2, 3, 5, 4, 0, 12, 4, 1, 0, 20, 5, 1, 0, 15, 5, 1};',
+      '  mg_matmul(in0, in1, out0, shape, a_tile, b_tile, group, tid);',
       '}',
     ]));
+    const src = generateMsl(matmulKernel(), 'matmul_batched');
+    expect(src).toContain('inline void mg_matmul(device const T* a');
+    expect(src.indexOf('#define MG_MATMUL_METAL')).toBeLessThan(src.indexOf('kernel void matmul_batched('));
+    expect(mslLaunch(matmulKernel())).toEqual({ groups: 2, groupSize: 256, simdWidth: 0, threadgroupMemory: [4096, 4096] });
   });
 
   test('a contiguous kernel indexes by thread id; constants and bool buffers are spelled out', () => {
@@ -130,7 +219,7 @@ describe('generated source', () => {
       { arg: 2, dtype: 'bool', writes: true },
       { arg: 3, dtype: 'int32', writes: true },
     ]);
-    expect(mslThreads(k)).toBe(10);
+    expect(mslLaunch(k)).toEqual({ groups: 1, groupSize: 256, simdWidth: 0, threadgroupMemory: [] });
   });
 
   test('generateMsl embeds shaders/ops.h once, before the kernel', () => {
@@ -149,11 +238,12 @@ describe('generated source', () => {
     expect(missing).toEqual([]);
   });
 
-  test('bindings and grid sizes of reductions and matmul', () => {
+  test('bindings and launches of reductions and matmul', () => {
     expect(mslBindings(reduceKernel()).map((b) => b.arg)).toEqual([0, 1]);
-    expect(mslThreads(reduceKernel())).toBe(30);
+    expect(mslLaunch(reduceKernel())).toEqual({ groups: 1, groupSize: 256, simdWidth: 0, threadgroupMemory: [] });
     expect(mslBindings(matmulKernel()).map((b) => [b.arg, b.writes])).toEqual([[0, false], [1, false], [2, true]]);
-    expect(mslThreads(matmulKernel())).toBe(30);
+    const big = primitiveDef('dot_general').lower([A([130, 70]), A([70, 65])], [A([130, 65])], { lhsContract: [1], rhsContract: [0], lhsBatch: [], rhsBatch: [] }).kernels[0];
+    expect(mslLaunch(big).groups).toBe(3 * 2);
   });
 });
 
