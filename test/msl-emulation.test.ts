@@ -5,9 +5,13 @@
  * lanes that take part. Otherwise a generated kernel with such a bug could pass the MSL tests.
  */
 
-import { isCooperative } from './msl/harness';
+import { isCooperative, runCpu } from './msl/harness';
 import { emulatedMetal, EmulatedMetal } from './metal/emulated-addon';
+import { ShapedArray } from '../lib/core/aval';
 import { mslOpsHeader } from '../lib/compiler/msl';
+import { createMetalBackend } from '../lib/backend/metal';
+import { Kernel } from '../lib/compiler/kernel';
+import { primitiveDef } from '../lib/primitives';
 
 let metal: EmulatedMetal;
 beforeAll(() => {
@@ -81,6 +85,33 @@ describe('the threadgroup emulation', () => {
     expect(() => run(src, new Float32Array(4), 1, 2048, [16])).toThrow('metalgrad metal dispatch: launch 0 needs 2048 threads per threadgroup');
     expect(() => run(src, new Float32Array(4), 1, 32, [20])).toThrow('asks for threadgroup memory [20]: each a positive multiple of 16 bytes');
     expect(() => run(src, new Float32Array(4), 1, 32, [16], 64)).toThrow('assumes 64-lane SIMD-groups');
+  });
+
+  test('the backend generates SIMD-group functions for Apple7 devices only; both forms match the CPU', () => {
+    const A = (shape: number[]) => new ShapedArray(shape, 'float32');
+    // A threadgroup per row of 3000, and a SIMD-group per row of 100 (the same buffer seen as [120, 100]).
+    const kernels: Kernel[] = [
+      ...primitiveDef('reduce_sum').lower([A([4, 3000])], [A([4])], { axes: [1] }).kernels,
+      { kind: 'reduce', op: 'max', dtype: 'float32', shape: [120, 100], input: { arg: 0, offset: 0, strides: [100, 1] }, axes: [1], output: { arg: 2, offset: 0 } },
+    ];
+    const x = Float32Array.from({ length: 12000 }, (_, i) => 1 + Math.sin(i * 0.37));
+    const want = [x.slice(), new Float32Array(4), new Float32Array(120)];
+    runCpu({ name: 'cpu', bufs: [A([12000]), A([4]), A([120])], kernels, inputs: [0], tol: 'exact' }, want);
+    for (const apple7 of [true, false]) {
+      const addon = emulatedMetal({ apple7 });
+      try {
+        const backend = createMetalBackend(addon, '');
+        const bufs = [backend.allocate('float32', 12000), backend.allocate('float32', 4), backend.allocate('float32', 120)];
+        bufs[0].set(x);
+        backend.dispatch(backend.compile(kernels), bufs);
+        backend.sync();
+        Array.from(bufs[1]).forEach((v, i) => expect(Math.abs(v - want[1][i])).toBeLessThan(1e-5 * Math.abs(want[1][i])));
+        expect(Array.from(bufs[2])).toEqual(Array.from(want[2]));
+        expect(addon.sources().filter((s) => /simd_sum\(|simd_shuffle_down\(/.test(s))).toHaveLength(apple7 ? 2 : 0);
+      } finally {
+        addon.dispose();
+      }
+    }
   });
 
   test('the ops header synchronises nothing, so element-wise kernels run without fibers', () => {

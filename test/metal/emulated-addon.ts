@@ -35,10 +35,13 @@ export interface EmulatedMetal extends MetalAddon {
   pending(): number;
   /** How many command buffers (`dispatch` calls) were committed. */
   commits(): number;
+  /** The MSL of each pipeline, by handle. */
+  sources(): readonly string[];
   dispose(): void;
 }
 
-export function emulatedMetal(): EmulatedMetal {
+/** `apple7`: what the device reports, so the backend generates the SIMD-group forms (default false). */
+export function emulatedMetal(device: { apple7?: boolean } = {}): EmulatedMetal {
   const sources: string[] = [];
   const handles = new Map<string, number>();
   const allocated = new WeakSet<ArrayBuffer>();
@@ -124,7 +127,7 @@ export function emulatedMetal(): EmulatedMetal {
   const stats = (): MetalCacheStats => ({ compiled: sources.length, archiveHits: 0, memoryHits, archivePath: '', archiveError: '' });
   return {
     open(): MetalDeviceInfo {
-      return { name: 'emulated (clang on the CPU)', maxBufferLength: 2 ** 31, apple7: false, archivePath: '', archiveError: '' };
+      return { name: 'emulated (clang on the CPU)', maxBufferLength: 2 ** 31, apple7: device.apple7 ?? false, archivePath: '', archiveError: '' };
     },
     allocate(bytes: number): ArrayBuffer {
       const b = new ArrayBuffer(bytes);
@@ -175,6 +178,7 @@ export function emulatedMetal(): EmulatedMetal {
     stats,
     pending: () => queue.length,
     commits: () => commits,
+    sources: () => sources,
     dispose: () => fs.rmSync(dir, { recursive: true, force: true }),
   };
 }
