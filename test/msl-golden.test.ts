@@ -4,7 +4,7 @@
  * binding and launch helpers, literals, and the validation errors for malformed kernels.
  */
 
-import { makeJaxpr, numpy as np, NDArray } from 'metalgrad';
+import { jit, makeJaxpr, numpy as np, NDArray } from 'metalgrad';
 import { ShapedArray } from '../lib/core/aval';
 import { DTYPES, SHORT_NAME } from '../lib/core/dtype';
 import { fuse } from '../lib/compiler/fusion';
@@ -177,6 +177,10 @@ describe('generated source', () => {
     expect(src).toContain('inline void mg_matmul(device const T* a');
     expect(src.indexOf('#define MG_MATMUL_METAL')).toBeLessThan(src.indexOf('kernel void matmul_batched('));
     expect(mslLaunch(matmulKernel())).toEqual({ groups: 2, groupSize: 256, simdWidth: 0, threadgroupMemory: [4096, 4096] });
+    // lower().kernels names the shader of a matmul, and its msl is what the Metal backend compiles.
+    const [k] = jit((a: NDArray, b: NDArray) => np.matmul(a, b)).lower(np.zeros([3, 4]), np.zeros([4, 5])).kernels;
+    expect(k.msl).toMatch(/^\/\/ \w+: matmul \[1\] x \[3, 4\] @ \[4, 5\] by the hand-written tiled shader shaders\/matmul\.metal/m);
+    expect(k.msl).toContain('inline void mg_matmul(');
   });
 
   test('a contiguous kernel indexes by thread id; constants and bool buffers are spelled out', () => {

@@ -178,6 +178,7 @@ class Scheduler {
           break;
         }
         if (name && std::strcmp(name, f.collective) != 0) fail(group_, base + l, "lanes of one SIMD-group wait in different SIMD-group functions");
+        if (name && f.rounds != fibers_[base + __builtin_ctz(lanes)].rounds) fail(group_, base + l, "lanes of one SIMD-group wait in different calls of a SIMD-group function");
         name = f.collective;
         lanes |= 1u << l;
       }
