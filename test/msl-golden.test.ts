@@ -148,14 +148,49 @@ describe('generated source', () => {
     expect(tree).toContain('  if (lane == 0 && o < 100u) out0[o] = partial[tid];\n');
   });
 
-  test('the strategy follows the shapes: column reductions with many outputs keep a thread per output', () => {
-    const lanes = (shape: number[], axes: number[]) => /one (threadgroup|SIMD-group|thread)/.exec(generateMslKernel(primitiveDef('reduce_sum').lower([A(shape)], [A(shape.filter((_, d) => !axes.includes(d)))], { axes }).kernels[0], 'k'))?.[1];
-    expect(lanes([2000, 1024], [0])).toBe('thread');
+  test('the strategy follows the shapes', () => {
+    const lanes = (shape: number[], axes: number[]) => /(columns|one threadgroup|one SIMD-group|one thread)/.exec(generateMslKernel(primitiveDef('reduce_sum').lower([A(shape)], [A(shape.filter((_, d) => !axes.includes(d)))], { axes }).kernels[0], 'k'))?.[1].replace('one ', '');
+    // Column reductions: SIMD-groups read 32 neighbouring outputs; with very many outputs, a thread each.
+    expect(lanes([2000, 1024], [0])).toBe('columns');
+    expect(lanes([50, 4, 40], [0])).toBe('columns');
+    expect(lanes([40, 9000], [0])).toBe('thread');
     expect(lanes([2000, 8], [0])).toBe('threadgroup');
     expect(lanes([64, 1024], [1])).toBe('threadgroup');
     expect(lanes([1024, 100], [1])).toBe('SIMD-group');
     expect(lanes([1024, 31], [1])).toBe('thread');
     expect(lanes([40, 30, 50], [0, 2])).toBe('threadgroup');
+  });
+
+  test('the column form: neighbouring threads take neighbouring outputs, partials meet in threadgroup memory', () => {
+    const k = primitiveDef('reduce_sum').lower([A([1000, 100])], [A([100])], { axes: [0] }).kernels[0];
+    expect(generateMslKernel(k, 'cols')).toBe(source([
+      '// cols: reduce_sum of [1000, 100] over axes [0], columns: 32 neighbouring outputs per threadgroup, each folded by 8 threads (one per SIMD-group), combined in threadgroup memory',
+      'kernel void cols(',
+      '    device const float* in0 [[buffer(0)]],',
+      '    device float* out0 [[buffer(1)]],',
+      '    threadgroup float* partial [[threadgroup(0)]],',
+      '    uint group [[threadgroup_position_in_grid]],',
+      '    uint tid [[thread_position_in_threadgroup]]) {',
+      '  const uint o = group * 32u + tid % 32u;',
+      '  const uint slice = tid / 32u;',
+      '  const uint extent = o < 100u ? 1000u : 0u;',
+      '  const int o0 = int(o);',
+      '  const int base = o0;',
+      '  float acc = 0.0f;',
+      '  for (uint j = slice; j < extent; j += 8u) {',
+      '    const int j0 = int(j);',
+      '    acc = mg_add(acc, in0[base + j0 * 100]);',
+      '  }',
+      '  partial[tid] = acc;',
+      '  threadgroup_barrier(mem_flags::mem_threadgroup);',
+      '  if (slice == 0) {',
+      '    for (uint s = 1; s < 8u; ++s) acc = mg_add(acc, partial[s * 32u + tid]);',
+      '    if (o < 100u) out0[o] = acc;',
+      '  }',
+      '}',
+    ]));
+    expect(generateMslKernel(k, 'cols', { simdgroup: false })).toBe(generateMslKernel(k, 'cols'));
+    expect(mslLaunch(k)).toEqual({ groups: 4, groupSize: 256, simdWidth: 0, threadgroupMemory: [1024] });
   });
 
   test('a matmul calls the hand-written tiled shader, which the source embeds', () => {

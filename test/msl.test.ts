@@ -261,8 +261,12 @@ reduceCase('rows_medium_sum', 'reduce_sum', [301, 200], [1], 'float32', smooth(2
 reduceCase('rows_medium_sum_uint32', 'reduce_sum', [90, 257], [1], 'uint32');
 reduceCase('rows_medium_prod_int32', 'reduce_prod', [40, 77], [1], 'int32');
 reduceCase('rows_few_sum', 'reduce_sum', [5, 300], [1], 'float32', smooth(301));
+reduceCase('columns_very_many_sum', 'reduce_sum', [40, 8200], [0], 'float32', smooth(1031));
 reduceCase('columns_many_sum', 'reduce_sum', [40, 1030], [0], 'float32', smooth(1031));
 reduceCase('columns_many_max', 'reduce_max', [33, 1100], [0]);
+reduceCase('columns_tiled_max_int32', 'reduce_max', [300, 64], [0], 'int32');
+reduceCase('columns_3d_prod', 'reduce_prod', [50, 4, 40], [0], 'float32', nearOne);
+reduceCase('columns_min_bool', 'reduce_min', [90, 70], [0], 'bool');
 reduceCase('columns_few_sum', 'reduce_sum', [5000, 3], [0], 'float32', smooth(7001));
 reduceCase('columns_few_min_int32', 'reduce_min', [300, 10], [0], 'int32');
 reduceCase('columns_medium_max', 'reduce_max', [100, 70], [0]);
@@ -295,6 +299,7 @@ cooperative.push(
   ...jaxprCases('logsumexp_columns', makeJaxpr((x: NDArray) => nn.logsumexp(x, { axis: 0 }))(np.zeros([700, 20]))),
   ...jaxprCases('any_positive_rows', makeJaxpr((x: NDArray) => np.max(np.greater(x, 2.5), { axis: 1 }))(np.zeros([50, 120]))),
   ...jaxprCases('sumsq_columns', makeJaxpr((x: NDArray) => np.sum(np.square(x), { axis: 0 }))(np.zeros([20, 1100]))),
+  ...jaxprCases('bias_grad_columns', makeJaxpr((x: NDArray) => np.sum(np.multiply(np.tanh(x), 0.5), { axis: 0 }))(np.zeros([200, 300]))),
   ...jaxprCases('sum_transposed', makeJaxpr((x: NDArray) => np.sum(np.multiply(np.transpose(x), 2), { axis: 1 }))(np.zeros([1500, 6]))),
 );
 for (const c of cooperative.filter((c) => c.name.startsWith('softmax_long') || c.name.startsWith('variance_long') || c.name.startsWith('logsumexp_columns') || c.name.startsWith('sum_transposed'))) {
@@ -355,12 +360,12 @@ describe('generated MSL matches the CPU path', () => {
         const launch = mslLaunch(k, c.options);
         const reduction = k.kind === 'reduce' || (k.kind === 'elementwise' && k.reduce);
         if (!reduction && k.kind !== 'matmul') continue;
-        const lanes = launch.groups === 0 ? 0 : /one (threadgroup|SIMD-group|thread)/.exec(generateMslKernel(k, 'k', c.options))?.[1];
+        const lanes = launch.groups === 0 ? 0 : /(columns|one threadgroup|one SIMD-group|one thread)/.exec(generateMslKernel(k, 'k', c.options))?.[1].replace('one ', '');
         kinds.add(k.kind === 'matmul' ? `matmul ${launch.groups > 1 ? 'multi' : 'single'}` : `${k.kind} ${lanes} ${c.options?.simdgroup === false ? 'tg' : 'simd'}`);
       }
     }
     for (const kind of ['reduce', 'elementwise']) {
-      for (const lanes of ['thread', 'SIMD-group', 'threadgroup']) for (const form of ['simd', 'tg']) expect(kinds).toContain(`${kind} ${lanes} ${form}`);
+      for (const lanes of ['thread', 'columns', 'SIMD-group', 'threadgroup']) for (const form of ['simd', 'tg']) expect(kinds).toContain(`${kind} ${lanes} ${form}`);
     }
     expect(kinds).toContain('matmul multi');
   });

@@ -492,17 +492,22 @@ interface Space {
 /**
  * How a reduction runs: its live dims split into kept ones (output order) and reduced ones, each
  * run of dims that every view walks as one merged; and `lanes`, the threads that cooperate on
- * one output: 1 (a thread folds the whole extent: short extents, and column reductions with
- * enough outputs, where neighbouring threads read neighbouring addresses), 32 (a SIMD-group per
- * output) or 256 (the whole threadgroup: long extents, or few outputs).
+ * one output: 1 (a thread folds the whole extent: short extents, and column reductions with many
+ * outputs, where neighbouring threads read neighbouring addresses), `COLUMN_LANES` (column
+ * reductions with fewer outputs: a threadgroup takes 32 neighbouring outputs, its SIMD-groups
+ * split the extent), 32 (a SIMD-group per output) or 256 (the whole threadgroup: long extents, or
+ * few outputs).
  */
 interface ReductionLayout {
   kept: Space;
   red: Space;
   outputs: number;
   extent: number;
-  lanes: 1 | 32 | 256;
+  lanes: 1 | typeof COLUMN_LANES | 32 | 256;
 }
+
+/** Threads per output of the column form (GROUP_SIZE / SIMD_WIDTH): one per SIMD-group, whose lanes take 32 neighbouring outputs. */
+const COLUMN_LANES = 8;
 
 function reductionLayout(shape: readonly number[], views: readonly View[], inputs: number, axes: readonly number[]): ReductionLayout {
   const kept: Space = { dims: [], strides: views.map(() => []) };
@@ -522,9 +527,12 @@ function reductionLayout(shape: readonly number[], views: readonly View[], input
   const outputs = sizeOf(kept.dims);
   const extent = sizeOf(red.dims);
   // Row-like: some input is contiguous along a reduced dim, so lanes of one output read neighbours.
+  // Column-like: some input is contiguous along the innermost kept dim, so neighbouring outputs do.
   const rowLike = red.strides.slice(0, inputs).some((s) => s.some((x) => Math.abs(x) === 1));
+  const columnLike = kept.dims.length > 0 && kept.strides.slice(0, inputs).some((s) => Math.abs(s[s.length - 1]) === 1);
   let lanes: ReductionLayout['lanes'] = SIMD_WIDTH;
-  if (extent < SIMD_WIDTH || (!rowLike && outputs >= 1024)) lanes = 1;
+  if (extent < SIMD_WIDTH || (!rowLike && outputs >= 8192) || (!rowLike && !columnLike && outputs >= 1024)) lanes = 1;
+  else if (!rowLike && columnLike && outputs >= SIMD_WIDTH) lanes = COLUMN_LANES;
   else if (extent >= 1024 || (outputs < 64 && extent >= GROUP_SIZE)) lanes = GROUP_SIZE;
   return { kept, red, outputs, extent, lanes };
 }
@@ -536,11 +544,14 @@ const fusedReduceLayout = (k: ElementwiseKernel, r: ElementwiseReduce): Reductio
 const accKind = (t: DType): DType => (t === 'bool' ? 'uint32' : t);
 const accIdentity = (op: ReduceKernel['op'], t: DType): string => (t === 'bool' ? (op === 'min' ? '1u' : '0u') : identity(op, t));
 
+/** Whether the lanes of an output combine through SIMD-group functions (the column form needs none). */
+const usesSimd = (l: ReductionLayout, options: MslOptions): boolean => options.simdgroup && (l.lanes === SIMD_WIDTH || l.lanes === GROUP_SIZE);
+
 function reductionLaunch(l: ReductionLayout, options: MslOptions): MslLaunch {
   if (l.outputs === 0) return { groups: 0, groupSize: GROUP_SIZE, simdWidth: 0, threadgroupMemory: [] };
-  const simd = options.simdgroup && l.lanes > 1;
+  const simd = usesSimd(l, options);
   // Partials in threadgroup memory: one per SIMD-group (then one SIMD-group combines them), or one
-  // per thread for the tree of the baseline form.
+  // per thread for the tree of the baseline form and for the column form.
   const partials = l.lanes === 1 || (simd && l.lanes === SIMD_WIDTH) ? 0 : simd ? GROUP_SIZE / SIMD_WIDTH : GROUP_SIZE;
   return {
     groups: Math.ceil((l.outputs * l.lanes) / GROUP_SIZE),
@@ -574,11 +585,15 @@ function simdCombine(op: ReduceKernel['op'], t: DType, x: string, pad: string): 
 
 function reduction(src: ReductionSource, options: MslOptions): string {
   const { layout: l, op, dtype, name } = src;
-  const simd = options.simdgroup && l.lanes > 1;
+  const simd = usesSimd(l, options);
   const t = accKind(dtype);
   const T = REG_TYPE[t];
   const strategy =
-    l.lanes === 1 ? 'one thread per output' : `${l.lanes === SIMD_WIDTH ? 'one SIMD-group' : `one threadgroup (${GROUP_SIZE} threads)`} per output, ${simd ? 'combined by SIMD-group functions' : 'combined by a tree in threadgroup memory'}`;
+    l.lanes === 1
+      ? 'one thread per output'
+      : l.lanes === COLUMN_LANES
+        ? `columns: ${SIMD_WIDTH} neighbouring outputs per threadgroup, each folded by ${COLUMN_LANES} threads (one per SIMD-group), combined in threadgroup memory`
+        : `${l.lanes === SIMD_WIDTH ? 'one SIMD-group' : `one threadgroup (${GROUP_SIZE} threads)`} per output, ${simd ? 'combined by SIMD-group functions' : 'combined by a tree in threadgroup memory'}`;
   const params =
     l.lanes === 1
       ? ['uint gid [[thread_position_in_grid]]']
@@ -620,17 +635,23 @@ function reduction(src: ReductionSource, options: MslOptions): string {
 
   // Several threads per output: each folds every `lanes`-th element of its output's extent.
   const perGroup = GROUP_SIZE / l.lanes;
-  const first = l.lanes === GROUP_SIZE ? 'tid' : 'lane';
+  const column = l.lanes === COLUMN_LANES;
+  const first = l.lanes === GROUP_SIZE ? 'tid' : column ? 'slice' : 'lane';
   if (l.lanes === GROUP_SIZE) lines.push('  const uint o = group;');
+  else if (column) lines.push(`  const uint o = group * ${perGroup}u + tid % ${perGroup}u;`, `  const uint slice = tid / ${perGroup}u;`);
   else if (simd) lines.push(`  const uint o = group * ${perGroup}u + sg;`, `  if (o >= ${l.outputs}u) return;  // the whole SIMD-group: no barrier follows`);
   else lines.push(`  const uint o = group * ${perGroup}u + tid / ${SIMD_WIDTH}u;`, `  const uint lane = tid % ${SIMD_WIDTH}u;`);
-  // The baseline SIMD-group form keeps threads past the last output alive for the barriers.
-  const extent = l.lanes === SIMD_WIDTH && !simd && l.outputs % perGroup !== 0 ? 'extent' : `${l.extent}u`;
+  // Forms with barriers keep threads past the last output alive for them, folding nothing.
+  const extent = l.lanes !== GROUP_SIZE && !simd && l.outputs % perGroup !== 0 ? 'extent' : `${l.extent}u`;
   if (extent === 'extent') lines.push(`  const uint extent = o < ${l.outputs}u ? ${l.extent}u : 0u;`);
   lines.push(...decompose(l.kept.dims, oVars, 'o'), ...bases(), `  ${T} acc = ${accIdentity(op, dtype)};`);
   lines.push(`  for (uint j = ${first}; j < ${extent}; j += ${l.lanes}u) {`, ...decompose(l.red.dims, jVars, 'j').map((s) => `  ${s}`));
   lines.push(fold('    ', value('    ')), '  }');
-  if (simd) {
+  if (column) {
+    lines.push(`  partial[tid] = acc;`, '  threadgroup_barrier(mem_flags::mem_threadgroup);', '  if (slice == 0) {');
+    lines.push(`    for (uint s = 1; s < ${COLUMN_LANES}u; ++s) acc = mg_${REDUCE_SCALAR_OP[op]}(acc, partial[s * ${perGroup}u + tid]);`);
+    lines.push(`    ${extent === 'extent' ? `if (o < ${l.outputs}u) ` : ''}${out('o', 'acc')}`, '  }');
+  } else if (simd) {
     lines.push(simdCombine(op, t, 'acc', '  '));
     if (l.lanes === SIMD_WIDTH) lines.push(`  if (lane == 0) ${out('o', 'acc')}`);
     else {
