@@ -586,8 +586,7 @@ function simdCombine(op: ReduceKernel['op'], t: DType, x: string, pad: string): 
 function reduction(src: ReductionSource, options: MslOptions): string {
   const { layout: l, op, dtype, name } = src;
   const simd = usesSimd(l, options);
-  const t = accKind(dtype);
-  const T = REG_TYPE[t];
+  const T = REG_TYPE[accKind(dtype)];
   const strategy =
     l.lanes === 1
       ? 'one thread per output'
@@ -647,24 +646,53 @@ function reduction(src: ReductionSource, options: MslOptions): string {
   lines.push(...decompose(l.kept.dims, oVars, 'o'), ...bases(), `  ${T} acc = ${accIdentity(op, dtype)};`);
   lines.push(`  for (uint j = ${first}; j < ${extent}; j += ${l.lanes}u) {`, ...decompose(l.red.dims, jVars, 'j').map((s) => `  ${s}`));
   lines.push(fold('    ', value('    ')), '  }');
-  if (column) {
-    lines.push(`  partial[tid] = acc;`, '  threadgroup_barrier(mem_flags::mem_threadgroup);', '  if (slice == 0) {');
-    lines.push(`    for (uint s = 1; s < ${COLUMN_LANES}u; ++s) acc = mg_${REDUCE_SCALAR_OP[op]}(acc, partial[s * ${perGroup}u + tid]);`);
-    lines.push(`    ${extent === 'extent' ? `if (o < ${l.outputs}u) ` : ''}${out('o', 'acc')}`, '  }');
-  } else if (simd) {
-    lines.push(simdCombine(op, t, 'acc', '  '));
-    if (l.lanes === SIMD_WIDTH) lines.push(`  if (lane == 0) ${out('o', 'acc')}`);
-    else {
-      lines.push('  if (lane == 0) partial[sg] = acc;', '  threadgroup_barrier(mem_flags::mem_threadgroup);', '  if (sg == 0) {');
-      lines.push(`    acc = lane < ${GROUP_SIZE / SIMD_WIDTH}u ? partial[lane] : ${accIdentity(op, dtype)};`, simdCombine(op, t, 'acc', '    '), `    if (lane == 0) ${out('o', 'acc')}`, '  }');
-    }
-  } else {
-    lines.push('  partial[tid] = acc;', `  for (uint s = ${l.lanes / 2}u; s > 0; s /= 2) {`, '    threadgroup_barrier(mem_flags::mem_threadgroup);');
-    lines.push(`    if (${first} < s) partial[tid] = mg_${REDUCE_SCALAR_OP[op]}(partial[tid], partial[tid + s]);`, '  }');
-    lines.push(`  if (${first} == 0${extent === 'extent' ? ` && o < ${l.outputs}u` : ''}) ${out('o', 'partial[tid]')}`);
-  }
-  lines.push('}', '');
+  const guard = extent === 'extent' ? `o < ${l.outputs}u` : '';
+  lines.push(...combineLines(l, op, dtype, simd, first, guard, (x) => out('o', x)), '}', '');
   return lines.join('\n');
+}
+
+/**
+ * After each thread's fold: the lanes of an output combine their partials and one of them stores
+ * the result (`store(x)`), if `guard` (a condition, '' for none) holds. `first` names the thread's
+ * index among its output's lanes.
+ */
+function combineLines(l: ReductionLayout, op: ReduceKernel['op'], dtype: DType, simd: boolean, first: string, guard: string, store: (x: string) => string): string[] {
+  const combine = `mg_${REDUCE_SCALAR_OP[op]}`;
+  const t = accKind(dtype);
+  const perGroup = GROUP_SIZE / l.lanes;
+  if (l.lanes === COLUMN_LANES) {
+    return [
+      '  partial[tid] = acc;',
+      '  threadgroup_barrier(mem_flags::mem_threadgroup);',
+      '  if (slice == 0) {',
+      `    for (uint s = 1; s < ${COLUMN_LANES}u; ++s) acc = ${combine}(acc, partial[s * ${perGroup}u + tid]);`,
+      `    ${guard ? `if (${guard}) ` : ''}${store('acc')}`,
+      '  }',
+    ];
+  }
+  if (simd && l.lanes === SIMD_WIDTH) return [simdCombine(op, t, 'acc', '  '), `  if (lane == 0) ${store('acc')}`];
+  if (simd) {
+    // Each SIMD-group combines its lanes, then the first SIMD-group combines the groups' partials.
+    return [
+      simdCombine(op, t, 'acc', '  '),
+      '  if (lane == 0) partial[sg] = acc;',
+      '  threadgroup_barrier(mem_flags::mem_threadgroup);',
+      '  if (sg == 0) {',
+      `    acc = lane < ${GROUP_SIZE / SIMD_WIDTH}u ? partial[lane] : ${accIdentity(op, dtype)};`,
+      simdCombine(op, t, 'acc', '    '),
+      `    if (lane == 0) ${store('acc')}`,
+      '  }',
+    ];
+  }
+  // A tree over the lanes' partials, halving the active lanes at each barrier.
+  return [
+    '  partial[tid] = acc;',
+    `  for (uint s = ${l.lanes / 2}u; s > 0; s /= 2) {`,
+    '    threadgroup_barrier(mem_flags::mem_threadgroup);',
+    `    if (${first} < s) partial[tid] = ${combine}(partial[tid], partial[tid + s]);`,
+    '  }',
+    `  if (${first} == 0${guard ? ` && ${guard}` : ''}) ${store('partial[tid]')}`,
+  ];
 }
 
 function reduce(k: ReduceKernel, name: string, options: MslOptions): string {
