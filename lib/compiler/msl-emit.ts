@@ -61,6 +61,9 @@ const OP_INFO: { [O in ScalarOp]: { form: Form; kinds: DType[] } } = {
   bitcast_convert_type: { form: 'convert', kinds: FIU },
 };
 
+// ---------------------------------------------------------------------------------------------
+// Types, buffers and signatures
+
 /** Entries of Metal's buffer argument table: a kernel takes at most this many buffers. */
 export const MSL_MAX_BUFFERS = 31;
 
@@ -130,6 +133,9 @@ export function signature(name: string, kernel: Kernel, extra: string[] = ['uint
   const params = bufferParams(kernel).map((p, i) => `    ${p.decl} [[buffer(${i})]],`);
   return [`kernel void ${name}(`, ...params, ...extra.map((p, i) => `    ${p}${i === extra.length - 1 ? ') {' : ','}`)].join('\n');
 }
+
+// ---------------------------------------------------------------------------------------------
+// Indices and literals
 
 /** `offset + i0 * s0 + ...` over the index variables `vars` (stride-0 dims drop out). */
 export function indexExpr(offset: number, strides: readonly number[], vars: readonly string[]): string {
@@ -329,6 +335,9 @@ export function emitProgram(k: ElementwiseKernel, lines: string[], index: (view:
     },
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Folds of reductions (and scans)
 
 /** The scalar op that folds each reduction, and its identity (the accumulator's start). */
 export const REDUCE_SCALAR_OP = { sum: 'add', prod: 'mul', max: 'max', min: 'min' } as const;

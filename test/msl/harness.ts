@@ -34,7 +34,7 @@ export type Tolerance = 'exact' | { rtol: number; atol: number; ulps: number };
  * MSL compiled as C++ calls libm.
  */
 export const TRANSCENDENTAL: Tolerance = { rtol: 1e-6, atol: 0, ulps: 2 };
-/** For float sums in another order (pairwise/lanes on the CPU, sequential in the fallback kernels). */
+/** For float sums in another order (pairwise/lanes on the CPU, lanes and trees in the MSL kernels). */
 export const REORDERED: Tolerance = { rtol: 1e-5, atol: 1e-5, ulps: 0 };
 /** Exact, except that a zero may come out with either sign (float max/min combined in another order). */
 export const ZERO_SIGN: Tolerance = { rtol: 0, atol: 0, ulps: 0 };
