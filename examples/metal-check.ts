@@ -25,6 +25,7 @@ function main(): number {
     ['softmax', (a) => nn.softmax(a, { axis: -1 })],
     ['matmul', (a) => np.matmul(a, np.transpose(a))],
     ['sum', (a) => np.sum(np.square(a), { axis: 0 })],
+    ['long sum (a threadgroup per output)', (a) => np.sum(np.square(a))],
   ];
   let failed = 0;
   for (const [name, f] of checks) {

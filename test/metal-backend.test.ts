@@ -42,6 +42,9 @@ const close = (got: NDArray, want: NDArray, tol = 1e-5): void => {
 const x = np.array([[0.5, -1.25, 2, 3.5], [-4, 0, 1.5, -0.75], [2.25, -3, 0.25, 1]]);
 const w = np.array([[1, -2], [0.5, 3], [-1.5, 0.25], [2, 1]]);
 const b = np.array([0.1, -0.2]);
+const smooth = (shape: number[]): NDArray => np.array(Array.from({ length: shape.reduce((p, n) => p * n, 1) }, (_, i) => Math.sin(i * 0.731 + 0.3))).reshape(shape);
+const longRows = smooth([4, 3000]);
+const [tall, wide, bias] = [smooth([70, 33]), smooth([33, 130]), smooth([130])];
 
 describe('the Metal backend over the emulated addon', () => {
   test('devices lists metal, which becomes the default device', () => {
@@ -59,6 +62,8 @@ describe('the Metal backend over the emulated addon', () => {
     ['argmax, comparisons and where', (a) => np.where(np.greater(a, 0), np.argmax(a, { axis: 1 }).astype('float32').reshape([3, 1]), a), () => [x]],
     ['integer arithmetic', (a) => np.add(np.multiply(a.astype('int32'), 7), np.array([1, -2, 3, -4], { dtype: 'int32' })), () => [x]],
     ['a jitted gradient', (a) => grad((y: NDArray) => np.sum(np.square(np.sin(y))))(a), () => [x]],
+    ['long rows: cooperative reductions with epilogues', (a) => np.add(np.mean(a, { axis: 1 }), nn.logsumexp(a, { axis: 1 })), () => [longRows]],
+    ['a dense layer over several tiles: the epilogue in the matmul store hook', (a, m, c) => nn.relu(np.add(np.matmul(a, m), c)), () => [tall, wide, bias]],
   ];
   test.each(fns)('%s runs on metal and matches the CPU', (_, f, args) => {
     const onCpu = args().map((a) => devicePut(a, 'cpu'));

@@ -1,19 +1,28 @@
 /**
  * @file Golden tests of the MSL generator: the exact source of representative kernels (a fused
- * strided elementwise kernel, a reduction, the matmul fallback), the binding and grid helpers,
- * literals, and the validation errors for malformed kernels.
+ * strided elementwise kernel, reductions in each form, the matmul entry into the tiled shader, and
+ * epilogues in each of them), the
+ * binding and launch helpers, literals, and the validation errors for malformed kernels.
  */
 
-import { makeJaxpr, numpy as np, NDArray } from 'metalgrad';
+import { jit, makeJaxpr, nn, numpy as np, NDArray } from 'metalgrad';
 import { ShapedArray } from '../lib/core/aval';
 import { DTYPES, SHORT_NAME } from '../lib/core/dtype';
 import { fuse } from '../lib/compiler/fusion';
 import { ElementwiseKernel, Kernel, ReduceKernel, SCALAR_OPS, SOURCE_KIND_OPS } from '../lib/compiler/kernel';
-import { generateMsl, generateMslKernel, mslBindings, mslLiteral, mslOpsHeader, mslThreads } from '../lib/compiler/msl';
+import { generateMsl, generateMslKernel, mslBindings, mslLaunch, mslLiteral, mslOpsHeader } from '../lib/compiler/msl';
 import { primitiveDef } from '../lib/primitives';
 
 const A = (shape: number[]): ShapedArray => new ShapedArray(shape, 'float32');
 const source = (lines: string[]): string => `${lines.join('\n')}\n`;
+
+/** The one fused kernel of `f` applied to `args`. */
+function fusedKernel(f: (...xs: NDArray[]) => NDArray, ...args: NDArray[]): Kernel {
+  const steps = fuse(makeJaxpr(f)(...args).jaxpr);
+  expect(steps).toHaveLength(1);
+  if (steps[0].kind !== 'fused') throw new Error('expected one fused kernel');
+  return steps[0].group.kernel;
+}
 
 function broadcastAddKernel(): Kernel {
   const steps = fuse(makeJaxpr((x: NDArray, y: NDArray) => np.add(x, y))(np.zeros([4, 3]), np.zeros([3])).jaxpr);
@@ -23,6 +32,8 @@ function broadcastAddKernel(): Kernel {
 }
 
 const reduceKernel = (): Kernel => primitiveDef('reduce_sum').lower([A([6, 7, 5])], [A([6, 5])], { axes: [1] }).kernels[0];
+const longRowsKernel = (): Kernel => primitiveDef('reduce_max').lower([A([4, 3000])], [A([4])], { axes: [1] }).kernels[0];
+const mediumRowsKernel = (): Kernel => primitiveDef('reduce_sum').lower([A([100, 50])], [A([100])], { axes: [1] }).kernels[0];
 const matmulKernel = (): Kernel =>
   primitiveDef('dot_general').lower([A([2, 3, 4]), A([2, 4, 5])], [A([2, 3, 5])], { lhsContract: [2], rhsContract: [1], lhsBatch: [0], rhsBatch: [0] }).kernels[0];
 
@@ -47,9 +58,9 @@ describe('generated source', () => {
     ]));
   });
 
-  test('a reduction loops over the reduced axes, one thread per output element', () => {
+  test('a short reduction loops over the reduced axes, one thread per output', () => {
     expect(generateMslKernel(reduceKernel(), 'sum_axis1')).toBe(source([
-      '// sum_axis1: reduce_sum of [6, 7, 5] over axes [1], one thread per output element',
+      '// sum_axis1: reduce_sum of [6, 7, 5] over axes [1], one thread per output',
       'kernel void sum_axis1(',
       '    device const float* in0 [[buffer(0)]],',
       '    device float* out0 [[buffer(1)]],',
@@ -68,14 +79,11 @@ describe('generated source', () => {
   });
 
   test('a reduction with an epilogue runs it on the accumulator, writing over the result it replaces', () => {
-    const steps = fuse(makeJaxpr((x: NDArray) => np.mean(x, { axis: 1 }))(np.zeros([4, 6])).jaxpr);
-    expect(steps).toHaveLength(1);
-    if (steps[0].kind !== 'fused') throw new Error('expected the mean to be one fused kernel');
-    const k = steps[0].group.kernel;
+    const k = fusedKernel((x) => np.mean(x, { axis: 1 }), np.zeros([4, 6]));
     // The sum is written where the mean goes (bound twice), so only the mean is stored.
     expect(mslBindings(k)).toEqual([{ arg: 0, dtype: 'float32', writes: false }, { arg: 1, dtype: 'float32', writes: true }, { arg: 1, dtype: 'float32', writes: true }]);
     expect(generateMslKernel(k, 'mean_rows')).toBe(source([
-      '// mean_rows: reduce_sum of [4, 6] over axes [1], one thread per output element',
+      '// mean_rows: reduce_sum of [4, 6] over axes [1], one thread per output',
       'kernel void mean_rows(',
       '    device const float* in0 [[buffer(0)]],',
       '    device float* out0 [[buffer(1)]],',
@@ -92,32 +100,254 @@ describe('generated source', () => {
       '  const float e0 = acc;',
       '  const float e1 = 6.0f;',
       '  const float e2 = mg_div(e0, e1);',
-      '  out1[int(gid)] = e2;',
+      '  out1[gid] = e2;',
       '}',
     ]));
   });
 
-  test('the matmul fallback computes one element of C per thread', () => {
+  test('cooperative reductions run the epilogue once per output, in the thread holding the combined value', () => {
+    const meanRows = fusedKernel((x) => np.mean(x, { axis: 1 }), np.zeros([4, 3000]));
+    const epilogue = (pad: string, value: string, n: string): string[] =>
+      [`// epilogue: 2 instructions on the result`, `const float e0 = ${value};`, `const float e1 = ${n};`, 'const float e2 = mg_div(e0, e1);', 'out1[o] = e2;'].map((l) => pad + l);
+    /** The source ends with `lines`. */
+    const expectTail = (src: string, lines: string[]): void => expect(src.split('\n').slice(-lines.length - 1).join('\n')).toBe(source(lines));
+    // SIMD-group functions: lane 0 of the first SIMD-group, after the second combine.
+    expectTail(generateMslKernel(meanRows, 'mean_rows'), [
+      '  threadgroup_barrier(mem_flags::mem_threadgroup);',
+      '  if (sg == 0) {',
+      '    acc = lane < 8u ? partial[lane] : 0.0f;',
+      '    acc = simd_sum(acc);',
+      '    if (lane == 0) {',
+      ...epilogue('      ', 'acc', '3e+3f'),
+      '    }',
+      '  }',
+      '}',
+    ]);
+    // The tree: thread 0 reads the combined partial.
+    expectTail(generateMslKernel(meanRows, 'mean_rows', { simdgroup: false }), [
+      '  if (tid == 0) {',
+      ...epilogue('    ', 'partial[tid]', '3e+3f'),
+      '  }',
+      '}',
+    ]);
+    // A SIMD-group per output, the baseline form: lane 0 of each output that exists.
+    const meanMedium = fusedKernel((x) => np.mean(x, { axis: 1 }), np.zeros([100, 50]));
+    expectTail(generateMslKernel(meanMedium, 'mean_medium', { simdgroup: false }), [
+      '  if (lane == 0 && o < 100u) {',
+      ...epilogue('    ', 'partial[tid]', '5e+1f'),
+      '  }',
+      '}',
+    ]);
+    // Columns: the first slice of each column, for the columns that exist.
+    const meanColumns = fusedKernel((x) => np.mean(x, { axis: 0 }), np.zeros([1000, 100]));
+    expectTail(generateMslKernel(meanColumns, 'mean_columns'), [
+      '  if (slice == 0) {',
+      '    for (uint s = 1; s < 8u; ++s) acc = mg_add(acc, partial[s * 32u + tid]);',
+      '    if (o < 100u) {',
+      ...epilogue('      ', 'acc', '1e+3f'),
+      '    }',
+      '  }',
+      '}',
+    ]);
+  });
+
+  test('a matmul with an epilogue runs it in the store hook, on each element of C', () => {
+    // relu(x @ w + b): C is not stored on its own; the epilogue writes over it (out0 and out1 are one buffer).
+    const dense = fusedKernel((x, w, b) => nn.relu(np.add(np.matmul(x, w), b)), np.zeros([5, 7]), np.zeros([7, 3]), np.zeros([3]));
+    expect(mslBindings(dense).map((b) => [b.arg, b.writes])).toEqual([[0, false], [1, false], [2, false], [3, true], [3, true]]);
+    expect(generateMslKernel(dense, 'dense')).toBe(source([
+      '// dense: matmul [1] x [5, 7] @ [7, 3] by the hand-written tiled shader shaders/matmul.metal (64x64 tiles of C, 256 threads each)',
+      '// The store hook: element C[p, i, j] is acc, which the epilogue then runs on.',
+      'struct dense_store {',
+      '  device const float* in2;',
+      '  device float* out0;',
+      '  device float* out1;',
+      '  void operator()(int p, int i, int j, float acc) const {',
+      '    const uint flat = uint((p * 5 + i) * 3 + j);',
+      '    // epilogue: 5 instructions on the result',
+      '    const int ei0 = int(flat / 3u);',
+      '    const int ei1 = int(flat % 3u);',
+      '    const float e0 = in2[ei1];',
+      '    const float e1 = acc;',
+      '    const float e2 = mg_copy(e0);',
+      '    const float e3 = mg_add(e1, e2);',
+      '    const float e2_1 = 0.0f;',
+      '    const bool e4 = mg_le(e3, e2_1);',
+      '    const float e5 = mg_select(e4, e2_1, e3);',
+      '    out1[ei0 * 3 + ei1] = e5;',
+      '  }',
+      '};',
+      'kernel void dense(',
+      '    device const float* in0 [[buffer(0)]],',
+      '    device const float* in1 [[buffer(1)]],',
+      '    device const float* in2 [[buffer(2)]],',
+      '    device float* out0 [[buffer(3)]],',
+      '    device float* out1 [[buffer(4)]],',
+      '    threadgroup float* a_tile [[threadgroup(0)]],',
+      '    threadgroup float* b_tile [[threadgroup(1)]],',
+      '    uint group [[threadgroup_position_in_grid]],',
+      '    uint tid [[thread_position_in_threadgroup]]) {',
+      '  const MgMatmul shape = {1, 5, 3, 7, 0, 0, 7, 1, 0, 0, 3, 1};',
+      '  mg_matmul(in0, in1, shape, a_tile, b_tile, group, tid, dense_store{in2, out0, out1});',
+      '}',
+    ]));
+  });
+
+  test('a long reduction: a threadgroup per output, SIMD-group functions, then partials in threadgroup memory', () => {
+    // Float max folds with mg_max over simd_shuffle_down: simd_max leaves NaN handling open.
+    expect(generateMslKernel(longRowsKernel(), 'max_rows')).toBe(source([
+      '// max_rows: reduce_max of [4, 3000] over axes [1], one threadgroup (256 threads) per output, combined by SIMD-group functions',
+      'kernel void max_rows(',
+      '    device const float* in0 [[buffer(0)]],',
+      '    device float* out0 [[buffer(1)]],',
+      '    threadgroup float* partial [[threadgroup(0)]],',
+      '    uint group [[threadgroup_position_in_grid]],',
+      '    uint tid [[thread_position_in_threadgroup]],',
+      '    uint sg [[simdgroup_index_in_threadgroup]],',
+      '    uint lane [[thread_index_in_simdgroup]]) {',
+      '  const uint o = group;',
+      '  const int o0 = int(o);',
+      '  const int base = o0 * 3000;',
+      '  float acc = -INFINITY;',
+      '  for (uint j = tid; j < 3000u; j += 256u) {',
+      '    const int j0 = int(j);',
+      '    acc = mg_max(acc, in0[base + j0]);',
+      '  }',
+      '  for (ushort d = 16; d > 0; d /= 2) acc = mg_max(acc, simd_shuffle_down(acc, d));',
+      '  if (lane == 0) partial[sg] = acc;',
+      '  threadgroup_barrier(mem_flags::mem_threadgroup);',
+      '  if (sg == 0) {',
+      '    acc = lane < 8u ? partial[lane] : -INFINITY;',
+      '    for (ushort d = 16; d > 0; d /= 2) acc = mg_max(acc, simd_shuffle_down(acc, d));',
+      '    if (lane == 0) out0[o] = acc;',
+      '  }',
+      '}',
+    ]));
+    expect(mslLaunch(longRowsKernel())).toEqual({ groups: 4, groupSize: 256, simdWidth: 32, threadgroupMemory: [32] });
+  });
+
+  test('without SIMD-group functions the lanes combine by a tree in threadgroup memory', () => {
+    const src = generateMslKernel(longRowsKernel(), 'max_rows', { simdgroup: false });
+    expect(src.split('\n').slice(-10).join('\n')).toBe(source([
+      '    acc = mg_max(acc, in0[base + j0]);',
+      '  }',
+      '  partial[tid] = acc;',
+      '  for (uint s = 128u; s > 0; s /= 2) {',
+      '    threadgroup_barrier(mem_flags::mem_threadgroup);',
+      '    if (tid < s) partial[tid] = mg_max(partial[tid], partial[tid + s]);',
+      '  }',
+      '  if (tid == 0) out0[o] = partial[tid];',
+      '}',
+    ]));
+    expect(src).not.toMatch(/simd_|sg \[\[|lane \[\[/);
+    expect(mslLaunch(longRowsKernel(), { simdgroup: false })).toEqual({ groups: 4, groupSize: 256, simdWidth: 0, threadgroupMemory: [1024] });
+  });
+
+  test('a medium reduction: a SIMD-group per output, eight outputs per threadgroup', () => {
+    expect(generateMslKernel(mediumRowsKernel(), 'sum_rows')).toBe(source([
+      '// sum_rows: reduce_sum of [100, 50] over axes [1], one SIMD-group per output, combined by SIMD-group functions',
+      'kernel void sum_rows(',
+      '    device const float* in0 [[buffer(0)]],',
+      '    device float* out0 [[buffer(1)]],',
+      '    uint group [[threadgroup_position_in_grid]],',
+      '    uint sg [[simdgroup_index_in_threadgroup]],',
+      '    uint lane [[thread_index_in_simdgroup]]) {',
+      '  const uint o = group * 8u + sg;',
+      '  if (o >= 100u) return;  // the whole SIMD-group: no barrier follows',
+      '  const int o0 = int(o);',
+      '  const int base = o0 * 50;',
+      '  float acc = 0.0f;',
+      '  for (uint j = lane; j < 50u; j += 32u) {',
+      '    const int j0 = int(j);',
+      '    acc = mg_add(acc, in0[base + j0]);',
+      '  }',
+      '  acc = simd_sum(acc);',
+      '  if (lane == 0) out0[o] = acc;',
+      '}',
+    ]));
+    expect(mslLaunch(mediumRowsKernel())).toEqual({ groups: 13, groupSize: 256, simdWidth: 32, threadgroupMemory: [] });
+    // The baseline form keeps the SIMD-groups past the last output for the barriers, doing nothing.
+    const tree = generateMslKernel(mediumRowsKernel(), 'sum_rows', { simdgroup: false });
+    expect(tree).toContain('  const uint extent = o < 100u ? 50u : 0u;\n');
+    expect(tree).toContain('  if (lane == 0 && o < 100u) out0[o] = partial[tid];\n');
+  });
+
+  test('the strategy follows the shapes', () => {
+    const lanes = (shape: number[], axes: number[]) => /(columns|one threadgroup|one SIMD-group|one thread)/.exec(generateMslKernel(primitiveDef('reduce_sum').lower([A(shape)], [A(shape.filter((_, d) => !axes.includes(d)))], { axes }).kernels[0], 'k'))?.[1].replace('one ', '');
+    // Column reductions: SIMD-groups read 32 neighbouring outputs; with very many outputs, a thread each.
+    expect(lanes([2000, 1024], [0])).toBe('columns');
+    expect(lanes([50, 4, 40], [0])).toBe('columns');
+    expect(lanes([40, 9000], [0])).toBe('thread');
+    expect(lanes([2000, 8], [0])).toBe('threadgroup');
+    expect(lanes([64, 1024], [1])).toBe('threadgroup');
+    expect(lanes([1024, 100], [1])).toBe('SIMD-group');
+    expect(lanes([1024, 31], [1])).toBe('thread');
+    expect(lanes([40, 30, 50], [0, 2])).toBe('threadgroup');
+  });
+
+  test('the column form: neighbouring threads take neighbouring outputs, partials meet in threadgroup memory', () => {
+    const k = primitiveDef('reduce_sum').lower([A([1000, 100])], [A([100])], { axes: [0] }).kernels[0];
+    expect(generateMslKernel(k, 'cols')).toBe(source([
+      '// cols: reduce_sum of [1000, 100] over axes [0], columns: 32 neighbouring outputs per threadgroup, each folded by 8 threads (one per SIMD-group), combined in threadgroup memory',
+      'kernel void cols(',
+      '    device const float* in0 [[buffer(0)]],',
+      '    device float* out0 [[buffer(1)]],',
+      '    threadgroup float* partial [[threadgroup(0)]],',
+      '    uint group [[threadgroup_position_in_grid]],',
+      '    uint tid [[thread_position_in_threadgroup]]) {',
+      '  const uint o = group * 32u + tid % 32u;',
+      '  const uint slice = tid / 32u;',
+      '  const uint extent = o < 100u ? 1000u : 0u;',
+      '  const int o0 = int(o);',
+      '  const int base = o0;',
+      '  float acc = 0.0f;',
+      '  for (uint j = slice; j < extent; j += 8u) {',
+      '    const int j0 = int(j);',
+      '    acc = mg_add(acc, in0[base + j0 * 100]);',
+      '  }',
+      '  partial[tid] = acc;',
+      '  threadgroup_barrier(mem_flags::mem_threadgroup);',
+      '  if (slice == 0) {',
+      '    for (uint s = 1; s < 8u; ++s) acc = mg_add(acc, partial[s * 32u + tid]);',
+      '    if (o < 100u) out0[o] = acc;',
+      '  }',
+      '}',
+    ]));
+    expect(generateMslKernel(k, 'cols', { simdgroup: false })).toBe(generateMslKernel(k, 'cols'));
+    expect(mslLaunch(k)).toEqual({ groups: 4, groupSize: 256, simdWidth: 0, threadgroupMemory: [1024] });
+  });
+
+  test('a matmul calls the hand-written tiled shader, which the source embeds', () => {
+    // The shader hands each element of C to the generated store hook, which knows where C lives.
     expect(generateMslKernel(matmulKernel(), 'matmul_batched')).toBe(source([
-      '// matmul_batched: matmul fallback (one thread per output element), [2] x [3, 4] @ [4, 5]',
+      '// matmul_batched: matmul [2] x [3, 4] @ [4, 5] by the hand-written tiled shader shaders/matmul.metal (64x64 tiles of C, 256 threads each)',
+      '// The store hook: element C[p, i, j] is acc.',
+      'struct matmul_batched_store {',
+      '  device float* out0;',
+      '  void operator()(int p, int i, int j, float acc) const {',
+      '    out0[p * 15 + i * 5 + j] = acc;',
+      '  }',
+      '};',
       'kernel void matmul_batched(',
       '    device const float* in0 [[buffer(0)]],',
       '    device const float* in1 [[buffer(1)]],',
       '    device float* out0 [[buffer(2)]],',
-      '    uint gid [[thread_position_in_grid]]) {',
-      '  if (gid >= 30u) return;',
-      '  const int p = int(gid / 15u);',
-      '  const int i = int((gid / 5u) % 3u);',
-      '  const int j = int(gid % 5u);',
-      '  const int a_row = p * 12 + i * 4;',
-      '  const int b_col = p * 20 + j;',
-      '  float acc = 0.0f;',
-      '  for (int l = 0; l < 4; ++l) {',
-      '    acc = mg_add(acc, mg_mul(in0[a_row + l], in1[b_col + l * 5]));',
-      '  }',
-      '  out0[p * 15 + i * 5 + j] = acc;',
+      '    threadgroup float* a_tile [[threadgroup(0)]],',
+      '    threadgroup float* b_tile [[threadgroup(1)]],',
+      '    uint group [[threadgroup_position_in_grid]],',
+      '    uint tid [[thread_position_in_threadgroup]]) {',
+      '  const MgMatmul shape = {2, 3, 5, 4, 0, 12, 4, 1, 0, 20, 5, 1};',
+      '  mg_matmul(in0, in1, shape, a_tile, b_tile, group, tid, matmul_batched_store{out0});',
       '}',
     ]));
+    const src = generateMsl(matmulKernel(), 'matmul_batched');
+    expect(src).toContain('inline void mg_matmul(device const T* a, device const T* b, const MgMatmul s');
+    expect(src.indexOf('#define MG_MATMUL_METAL')).toBeLessThan(src.indexOf('kernel void matmul_batched('));
+    expect(mslLaunch(matmulKernel())).toEqual({ groups: 2, groupSize: 256, simdWidth: 0, threadgroupMemory: [4096, 4096] });
+    // lower().kernels names the shader of a matmul, and its msl is what the Metal backend compiles.
+    const [k] = jit((a: NDArray, b: NDArray) => np.matmul(a, b)).lower(np.zeros([3, 4]), np.zeros([4, 5])).kernels;
+    expect(k.msl).toMatch(/^\/\/ \w+: matmul \[1\] x \[3, 4\] @ \[4, 5\] by the hand-written tiled shader shaders\/matmul\.metal/m);
+    expect(k.msl).toContain('inline void mg_matmul(');
   });
 
   test('a contiguous kernel indexes by thread id; constants and bool buffers are spelled out', () => {
@@ -160,7 +390,7 @@ describe('generated source', () => {
       { arg: 2, dtype: 'bool', writes: true },
       { arg: 3, dtype: 'int32', writes: true },
     ]);
-    expect(mslThreads(k)).toBe(10);
+    expect(mslLaunch(k)).toEqual({ groups: 1, groupSize: 256, simdWidth: 0, threadgroupMemory: [] });
   });
 
   test('generateMsl embeds shaders/ops.h once, before the kernel', () => {
@@ -179,11 +409,12 @@ describe('generated source', () => {
     expect(missing).toEqual([]);
   });
 
-  test('bindings and grid sizes of reductions and matmul', () => {
+  test('bindings and launches of reductions and matmul', () => {
     expect(mslBindings(reduceKernel()).map((b) => b.arg)).toEqual([0, 1]);
-    expect(mslThreads(reduceKernel())).toBe(30);
+    expect(mslLaunch(reduceKernel())).toEqual({ groups: 1, groupSize: 256, simdWidth: 0, threadgroupMemory: [] });
     expect(mslBindings(matmulKernel()).map((b) => [b.arg, b.writes])).toEqual([[0, false], [1, false], [2, true]]);
-    expect(mslThreads(matmulKernel())).toBe(30);
+    const big = primitiveDef('dot_general').lower([A([130, 70]), A([70, 65])], [A([130, 65])], { lhsContract: [1], rhsContract: [0], lhsBatch: [], rhsBatch: [] }).kernels[0];
+    expect(mslLaunch(big).groups).toBe(3 * 2);
   });
 });
 

@@ -9,10 +9,11 @@
 import { lax, makeJaxpr, nn, numpy as np, NDArray, random } from 'metalgrad';
 import { ShapedArray } from '../lib/core/aval';
 import { DType, DTYPES } from '../lib/core/dtype';
-import { epilogueOf } from '../lib/compiler/kernel';
+import { epilogueOf, Kernel } from '../lib/compiler/kernel';
 import { primitiveDef } from '../lib/primitives';
 import { BINARY_PRIMS, BinaryPrim, COMPARE_PRIMS, UNARY_PRIMS, UnaryPrim } from '../lib/primitives/types';
 import { Case, Compiled, compileCases, initialBuffers, jaxprCases, mismatch, primCase, runCpu, runMsl, TRANSCENDENTAL } from './msl/harness';
+import { generateMslKernel, mslLaunch, MslOptions } from '../lib/compiler/msl';
 
 const A = (shape: number[], dtype: DType = 'float32'): ShapedArray => new ShapedArray(shape, dtype);
 const NUMERIC: DType[] = ['float32', 'int32', 'uint32'];
@@ -90,7 +91,7 @@ add(primCase('slice_strided', 'slice', [A([10, 8])], { start: [1, 2], limit: [9,
 add(primCase('pad_interior', 'pad', [A([3, 4], 'uint32')], { lo: [1, 0], hi: [2, 1], interior: [1, 2], value: 9 }));
 add(primCase('concatenate_axis1', 'concatenate', [A([2, 3]), A([2, 4]), A([2, 1])], { axis: 1 }));
 
-// Reductions (one thread per output element) and argmax/argmin.
+// Reductions over short extents (one thread per output element) and argmax/argmin.
 add(primCase('sum_axis1', 'reduce_sum', [A([6, 7, 5])], { axes: [1] }));
 add(primCase('sum_axes02', 'reduce_sum', [A([6, 7, 5])], { axes: [0, 2] }));
 add(primCase('sum_all_int32', 'reduce_sum', [A([9, 11], 'int32')], { axes: [0, 1] }));
@@ -244,6 +245,138 @@ const fused = [
 ];
 for (const c of fused) add(c);
 
+// Reductions that threads cooperate on (test/msl/threadgroup.h runs their threadgroups with real
+// barrier and SIMD-group semantics), in both forms: SIMD-group functions, and the baseline that
+// combines lanes through threadgroup memory only. Shape classes: long rows (a threadgroup per
+// output), medium rows (a SIMD-group per output, with and without a partial last threadgroup),
+// columns (a thread per output when there are many, else a threadgroup), several axes, strided
+// and offset views, and one long reduction to a scalar.
+const FORMS: [string, MslOptions][] = [['simd', { simdgroup: true }], ['tg', { simdgroup: false }]];
+/**
+ * Smooth float data around 1, so long sums do not cancel: their rounding error, relative to the sum
+ * of magnitudes, then stays within REORDERED of the result.
+ */
+const smooth = (n: number, scale = 3): number[] => Array.from({ length: n }, (_, i) => 1 + Math.sin(i * 0.731 + 0.3) * scale);
+/** Products of many of these stay finite and non-zero. */
+const nearOne = Array.from({ length: 97 }, (_, i) => (i % 2 ? 1 : -1) * (1 + Math.sin(i) * 0.002));
+const cooperative: Case[] = [];
+const reduceCase = (name: string, prim: 'reduce_sum' | 'reduce_prod' | 'reduce_max' | 'reduce_min', shape: number[], axes: number[], dtype: DType = 'float32', data?: number[]) =>
+  cooperative.push(primCase(name, prim, [A(shape, dtype)], { axes }, data ? { 0: data } : undefined));
+reduceCase('rows_long_sum', 'reduce_sum', [3, 5000], [1], 'float32', smooth(1009));
+reduceCase('rows_long_sum_int32', 'reduce_sum', [4, 3001], [1], 'int32');
+reduceCase('rows_long_prod', 'reduce_prod', [2, 4099], [1], 'float32', nearOne);
+reduceCase('rows_long_prod_uint32', 'reduce_prod', [2, 2500], [1], 'uint32');
+for (const d of DTYPES) {
+  reduceCase(`rows_long_max_${d}`, 'reduce_max', [3, 2900], [1], d);
+  reduceCase(`rows_long_min_${d}`, 'reduce_min', [2, 1500], [1], d);
+  reduceCase(`rows_medium_max_${d}`, 'reduce_max', [37, 100], [1], d);
+  reduceCase(`rows_medium_min_${d}`, 'reduce_min', [64, 45], [1], d);
+}
+reduceCase('rows_medium_sum', 'reduce_sum', [301, 200], [1], 'float32', smooth(211));
+reduceCase('rows_medium_sum_uint32', 'reduce_sum', [90, 257], [1], 'uint32');
+reduceCase('rows_medium_prod_int32', 'reduce_prod', [40, 77], [1], 'int32');
+reduceCase('rows_few_sum', 'reduce_sum', [5, 300], [1], 'float32', smooth(301));
+reduceCase('columns_very_many_sum', 'reduce_sum', [40, 8200], [0], 'float32', smooth(1031));
+reduceCase('columns_many_sum', 'reduce_sum', [40, 1030], [0], 'float32', smooth(1031));
+reduceCase('columns_many_max', 'reduce_max', [33, 1100], [0]);
+reduceCase('columns_tiled_max_int32', 'reduce_max', [300, 64], [0], 'int32');
+reduceCase('columns_3d_prod', 'reduce_prod', [50, 4, 40], [0], 'float32', nearOne);
+reduceCase('columns_min_bool', 'reduce_min', [90, 70], [0], 'bool');
+reduceCase('columns_few_sum', 'reduce_sum', [5000, 3], [0], 'float32', smooth(7001));
+reduceCase('columns_few_min_int32', 'reduce_min', [300, 10], [0], 'int32');
+reduceCase('columns_medium_max', 'reduce_max', [100, 70], [0]);
+reduceCase('axes_02_sum', 'reduce_sum', [30, 40, 50], [0, 2], 'float32', smooth(997));
+reduceCase('axes_02_max', 'reduce_max', [20, 9, 80], [0, 2]);
+reduceCase('axes_12_sum_int32', 'reduce_sum', [6, 40, 30], [1, 2], 'int32');
+reduceCase('scalar_long_sum', 'reduce_sum', [300000], [0], 'float32', smooth(100003, 1));
+reduceCase('scalar_2d_max', 'reduce_max', [70, 600], [0, 1]);
+reduceCase('empty_long_rows', 'reduce_sum', [3, 0, 4000], [2]);
+// Strided views (a transposed operand read in place, at an offset): hand-built reduction kernels.
+const stridedReduce = (name: string, op: 'sum' | 'max', shape: number[], strides: number[], offset: number, axes: number[], size: number): void => {
+  const outs = shape.filter((_, d) => !axes.includes(d)).reduce((a, b) => a * b, 1);
+  cooperative.push({
+    name,
+    bufs: [A([size]), A([outs + 2])],
+    kernels: [{ kind: 'reduce', op, dtype: 'float32', shape, input: { arg: 0, offset, strides }, axes, output: { arg: 1, offset: 2 } }],
+    inputs: [0],
+    data: { 0: smooth(size + 1) },
+    tol: op === 'sum' ? { rtol: 1e-5, atol: 1e-5, ulps: 0 } : { rtol: 0, atol: 0, ulps: 0 },
+  });
+};
+stridedReduce('strided_transposed_rows', 'sum', [9, 2000], [1, 9], 5, [1], 18010);
+stridedReduce('strided_every_other', 'max', [50, 400], [801, 2], 3, [1], 40060);
+stridedReduce('strided_negative', 'sum', [40, 300], [300, -1], 299, [1], 12000);
+// Fused reductions: the elementwise program runs once per element, by the thread that folds it.
+const longRows = np.zeros([3, 3000]);
+cooperative.push(
+  ...jaxprCases('softmax_long', makeJaxpr((x: NDArray) => nn.softmax(x))(longRows)),
+  ...jaxprCases('variance_long', makeJaxpr((x: NDArray) => np.sum(np.square(np.subtract(x, np.mean(x, { axis: 1, keepdims: true }))), { axis: 1 }))(longRows)),
+  ...jaxprCases('logsumexp_columns', makeJaxpr((x: NDArray) => nn.logsumexp(x, { axis: 0 }))(np.zeros([700, 20]))),
+  ...jaxprCases('any_positive_rows', makeJaxpr((x: NDArray) => np.max(np.greater(x, 2.5), { axis: 1 }))(np.zeros([50, 120]))),
+  ...jaxprCases('sumsq_columns', makeJaxpr((x: NDArray) => np.sum(np.square(x), { axis: 0 }))(np.zeros([20, 1100]))),
+  ...jaxprCases('bias_grad_columns', makeJaxpr((x: NDArray) => np.sum(np.multiply(np.tanh(x), 0.5), { axis: 0 }))(np.zeros([200, 300]))),
+  ...jaxprCases('sum_transposed', makeJaxpr((x: NDArray) => np.sum(np.multiply(np.transpose(x), 2), { axis: 1 }))(np.zeros([1500, 6]))),
+);
+// Epilogues in every layout: the thread holding an output's final value (after the combine) runs
+// the epilogue once. Plain and fused reductions; the result overwritten or kept; bool, int and
+// float results; an extra epilogue input read through a transpose.
+const rows = (n: number, extent: number): NDArray => np.zeros([n, extent]);
+cooperative.push(
+  ...jaxprCases('epi_mean_long_rows', makeJaxpr((x: NDArray) => np.mean(x, { axis: 1 }))(rows(3, 3000))),
+  ...jaxprCases('epi_mean_medium_rows', makeJaxpr((x: NDArray) => np.mean(x, { axis: 1 }))(rows(37, 100))),
+  ...jaxprCases('epi_mean_columns', makeJaxpr((x: NDArray) => np.mean(x, { axis: 0 }))(rows(300, 100))),
+  ...jaxprCases('epi_mean_very_many_columns', makeJaxpr((x: NDArray) => np.mean(x, { axis: 0 }))(rows(40, 8200))),
+  ...jaxprCases('epi_var_long_rows', makeJaxpr((x: NDArray) => np.var(x, { axis: 1 }))(rows(3, 2500))),
+  ...jaxprCases('epi_var_short_rows', makeJaxpr((x: NDArray) => np.var(x, { axis: 1 }))(rows(40, 20))),
+  ...jaxprCases('epi_logsumexp_medium_rows', makeJaxpr((x: NDArray) => nn.logsumexp(x, { axis: 1 }))(rows(20, 200))),
+  ...jaxprCases('epi_sumsq_columns_kept', makeJaxpr((x: NDArray) => { const s = np.sum(np.square(x), { axis: 0 }); return [s, np.sqrt(s)]; })(rows(40, 1100))),
+  ...jaxprCases('epi_none_positive_rows', makeJaxpr((x: NDArray) => np.logicalNot(np.max(np.greater(x, 2.5), { axis: 1 })))(rows(50, 120))),
+  ...jaxprCases('epi_max_int_long_rows', makeJaxpr((x: NDArray, y: NDArray) => np.multiply(np.max(x, { axis: 1 }), y))(np.zeros([5, 1500], { dtype: 'int32' }), np.zeros([5], { dtype: 'int32' }))),
+  ...jaxprCases('epi_sum_plus_transposed', makeJaxpr((x: NDArray, y: NDArray) => np.add(np.sum(x, { axis: 2 }), np.transpose(y)))(np.zeros([6, 5, 300]), np.zeros([5, 6]))),
+);
+for (const c of cooperative.filter((c) => /^(softmax_long|variance_long|logsumexp_columns|sum_transposed|epi_(mean|var|logsumexp|sumsq|sum_plus))/.test(c.name))) {
+  c.inputs.forEach((b) => (c.data = { ...c.data, [b]: smooth(c.bufs[b].size + 13) }));
+}
+for (const c of cooperative) for (const [form, options] of FORMS) add({ ...c, name: `${c.name}_${form}`, options });
+
+// Matmul through the tiled shader: edges that are not multiples of the 64x64 tile, several k
+// slices, batches, operands read transposed in place, int32 (wrapping), and an empty contraction.
+add(primCase('matmul_edges', 'dot_general', [A([70, 33]), A([33, 65])], mm([1], [0]), { 0: finite(70 * 33), 1: finite(33 * 65).reverse() }));
+add(primCase('matmul_deep', 'dot_general', [A([9, 300]), A([300, 130])], mm([1], [0]), { 0: finite(2700), 1: finite(39000).reverse() }));
+add(primCase('matmul_batched_edges', 'dot_general', [A([3, 17, 40]), A([3, 40, 66])], mm([2], [1], [0], [0]), { 0: finite(3 * 17 * 40), 1: finite(3 * 40 * 66).reverse() }));
+add(primCase('matmul_int32_wrap', 'dot_general', [A([65, 20], 'int32'), A([20, 70], 'int32')], mm([1], [0]), { 0: [INT_MAX, -3, 65536, 7, INT_MIN, 1], 1: [65536, 2, -1, INT_MAX, 5] }));
+const mmKernel = (batch: number, m: number, n: number, k: number, a: number[], b: number[], c: number[], offsets: number[]): Kernel => ({
+  kind: 'matmul', dtype: 'float32', batch, m, n, k,
+  a: { arg: 0, offset: offsets[0], strides: a }, b: { arg: 1, offset: offsets[1], strides: b }, c: { arg: 2, offset: offsets[2], strides: c },
+});
+// Epilogues through the tiled shader's store hook: each thread runs it on each element of C it
+// stores, across several tiles with edges, batches, a kept C, and int32.
+for (const c of [
+  ...withFiniteInputs(jaxprCases('epi_dense_tiles', makeJaxpr((x: NDArray, w: NDArray, b: NDArray) => nn.relu(np.add(np.matmul(x, w), b)))(np.zeros([70, 33]), np.zeros([33, 130]), np.zeros([130])))),
+  ...withFiniteInputs(jaxprCases('epi_bmm_tiles_kept', makeJaxpr((x: NDArray, w: NDArray, b: NDArray) => { const y = np.add(np.matmul(x, w), b); return [np.matmul(x, w), np.tanh(y)]; })(np.zeros([2, 65, 20]), np.zeros([2, 20, 70]), np.zeros([65, 1])))),
+  ...jaxprCases('epi_matmul_int_tiles', makeJaxpr((x: NDArray, w: NDArray) => np.greater(np.matmul(x, w), 2))(np.zeros([65, 20], { dtype: 'int32' }), np.zeros([20, 70], { dtype: 'int32' }))),
+]) {
+  add(c);
+}
+add({
+  name: 'matmul_both_transposed_offsets',
+  bufs: [A([3 + 2 * 50 * 70]), A([1 + 2 * 80 * 50]), A([5 + 2 * 70 * 80])],
+  // A[p] stored [k, m] (column-major), B[p] stored [n, k], C[p] stored [n, m], each at an offset.
+  kernels: [mmKernel(2, 70, 80, 50, [3500, 1, 70], [4000, 1, 50], [5600, 1, 70], [3, 1, 5])],
+  inputs: [0, 1],
+  data: { 0: finite(7003), 1: finite(8001).reverse() },
+  tol: { rtol: 1e-5, atol: 1e-5, ulps: 0 },
+});
+add({
+  name: 'matmul_broadcast_batch',
+  bufs: [A([20 * 30]), A([3 * 30 * 10]), A([3 * 20 * 10])],
+  // The same A for every batch entry (batch stride 0).
+  kernels: [mmKernel(3, 20, 10, 30, [0, 30, 1], [300, 10, 1], [200, 10, 1], [0, 0, 0])],
+  inputs: [0, 1],
+  data: { 0: finite(600), 1: finite(900).reverse() },
+  tol: { rtol: 1e-5, atol: 1e-5, ulps: 0 },
+});
+
 describe('generated MSL matches the CPU path', () => {
   let results: { msl: ReturnType<typeof runMsl>; cpu: ReturnType<typeof initialBuffers>[] };
   let compiled: Compiled | undefined;
@@ -260,6 +393,28 @@ describe('generated MSL matches the CPU path', () => {
   });
 
   afterAll(() => compiled?.dispose());
+
+  test('the cooperative cases cover every reduction form and the tiled matmul, with and without epilogues', () => {
+    const kinds = new Set<string>();
+    for (const c of cases) {
+      for (const k of c.kernels) {
+        const launch = mslLaunch(k, c.options);
+        const reduction = k.kind === 'reduce' || (k.kind === 'elementwise' && k.reduce);
+        if (!reduction && k.kind !== 'matmul') continue;
+        const lanes = launch.groups === 0 ? 0 : /(columns|one threadgroup|one SIMD-group|one thread)/.exec(generateMslKernel(k, 'k', c.options))?.[1].replace('one ', '');
+        const kind = k.kind === 'matmul' ? `matmul ${launch.groups > 1 ? 'multi' : 'single'}` : `${k.kind} ${lanes} ${c.options?.simdgroup === false ? 'tg' : 'simd'}`;
+        kinds.add(kind);
+        if (epilogueOf(k)) kinds.add(`${kind} epilogue`);
+      }
+    }
+    for (const kind of ['reduce', 'elementwise']) {
+      for (const lanes of ['thread', 'columns', 'SIMD-group', 'threadgroup']) {
+        for (const form of ['simd', 'tg']) for (const epilogue of ['', ' epilogue']) expect(kinds).toContain(`${kind} ${lanes} ${form}${epilogue}`);
+      }
+    }
+    expect(kinds).toContain('matmul multi');
+    expect(kinds).toContain('matmul multi epilogue');
+  });
 
   test('the pipeline produced fused kernels with many instructions', () => {
     const chain = fused.filter((c) => c.name.startsWith('chain8'));

@@ -10,7 +10,7 @@ import * as path from 'path';
 import { registerHostSync } from '../core/concrete';
 import { DType, TypedArray } from '../core/dtype';
 import { Kernel } from '../compiler/kernel';
-import { generateMsl, mslBindings, mslThreads } from '../compiler/msl';
+import { generateMsl, mslBindings, mslLaunch, MslOptions } from '../compiler/msl';
 import { Backend, Executable } from './backend';
 
 export interface MetalDeviceInfo {
@@ -39,7 +39,10 @@ export interface MetalAddon {
   open(cacheDir: string): MetalDeviceInfo;
   allocate(bytes: number): ArrayBuffer;
   compile(source: string, functionName: string): number;
-  /** `launches` = [count, then per launch: pipeline, threads, nbind, bufIndex × nbind]. */
+  /**
+   * `launches` = [count, then per launch: pipeline, groups, groupSize, simdWidth, nmem,
+   * threadgroup bytes × nmem, nbind, bufIndex × nbind] (see `MslLaunch`).
+   */
   dispatch(launches: Int32Array, bufs: TypedArray[]): void;
   sync(): void;
   stats(): MetalCacheStats;
@@ -76,6 +79,8 @@ const STORAGE = { float32: Float32Array, int32: Int32Array, uint32: Uint32Array,
 
 export function createMetalBackend(addon: MetalAddon, cacheDir = metalCacheDir()): MetalBackend {
   const info = addon.open(cacheDir);
+  // SIMD-group functions only where the GPU family guarantees them (hosted CI VMs are Apple5).
+  const options: MslOptions = { simdgroup: info.apple7 };
   registerHostSync('metal', () => addon.sync());
   return {
     device: 'metal',
@@ -91,9 +96,10 @@ export function createMetalBackend(addon: MetalAddon, cacheDir = metalCacheDir()
     compile(kernels: Kernel[]): MetalExecutable {
       const code: number[] = [0];
       kernels.forEach((k, i) => {
-        const threads = k.kind === 'alias' ? 0 : mslThreads(k);
-        if (threads === 0) return;
-        const source = generateMsl(k, KERNEL_NAME);
+        if (k.kind === 'alias') return;
+        const launch = mslLaunch(k, options);
+        if (launch.groups === 0) return;
+        const source = generateMsl(k, KERNEL_NAME, options);
         let pipeline: number;
         try {
           pipeline = addon.compile(source, KERNEL_NAME);
@@ -101,7 +107,8 @@ export function createMetalBackend(addon: MetalAddon, cacheDir = metalCacheDir()
           throw compileError(`${k.kind} kernel ${i} of ${kernels.length}`, source, (e as Error).message);
         }
         const args = mslBindings(k).map((b) => b.arg);
-        code.push(pipeline, threads, args.length, ...args);
+        const memory = launch.threadgroupMemory;
+        code.push(pipeline, launch.groups, launch.groupSize, launch.simdWidth, memory.length, ...memory, args.length, ...args);
         code[0]++;
       });
       return { code: Int32Array.from(code), launches: code[0] };

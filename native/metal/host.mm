@@ -23,6 +23,7 @@ namespace metalgrad::metal {
 namespace {
 
 constexpr uint32_t kMaxBindings = 31;  // Metal's buffer argument table
+constexpr uint32_t kMaxThreadgroupArgs = 31;  // threadgroup memory arguments of one kernel
 
 struct Context {
   id<MTLDevice> device;
@@ -173,7 +174,9 @@ struct Binding {
 
 struct Launch {
   id<MTLComputePipelineState> pipeline;
-  uint32_t threads;
+  uint32_t groups;
+  uint32_t group_size;
+  std::vector<NSUInteger> threadgroup_memory;  // bytes at [[threadgroup(i)]]
   std::vector<Binding> bindings;
 };
 
@@ -189,8 +192,11 @@ Binding binding_of(Napi::Env env, Context& ctx, const Napi::Value& v, const std:
 }
 
 // dispatch(launches: Int32Array, bufs: TypedArray[]): undefined
-// launches = [count, then per launch: pipeline, threads, nbind, bufIndex * nbind]; buffer i of a
-// launch is bound at [[buffer(i)]], one thread per element of the grid.
+// launches = [count, then per launch: pipeline, groups, groupSize, simdWidth, nmem, bytes * nmem,
+// nbind, bufIndex * nbind]: a 1-D grid of `groups` threadgroups of `groupSize` threads, threadgroup
+// memory block i of `bytes` at [[threadgroup(i)]], buffer i at [[buffer(i)]]. simdWidth is the
+// SIMD-group width the kernel's SIMD-group functions assume (0: none). Every launch is checked
+// against its pipeline and the device before anything is encoded.
 Napi::Value Dispatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Context& ctx = require_context(env, "dispatch");
@@ -208,16 +214,38 @@ Napi::Value Dispatch(const Napi::CallbackInfo& info) {
   std::vector<Launch> launches(static_cast<size_t>(code[0]));
   for (size_t l = 0; l < launches.size(); ++l) {
     Launch& launch = launches[l];
+    const std::string which = "dispatch: launch " + std::to_string(l);
     int32_t handle = next("pipeline", l);
     launch.pipeline = ctx.pipelines->pipeline(handle);
-    if (!launch.pipeline) fail(env, "dispatch: launch " + std::to_string(l) + " has an unknown pipeline " + std::to_string(handle));
-    int32_t threads = next("threads", l), nbind = next("nbind", l);
-    if (threads < 0) fail(env, "dispatch: launch " + std::to_string(l) + " has a negative thread count");
-    if (nbind < 0 || static_cast<uint32_t>(nbind) > kMaxBindings) fail(env, "dispatch: launch " + std::to_string(l) + " binds " + std::to_string(nbind) + " buffers (at most 31)");
-    launch.threads = static_cast<uint32_t>(threads);
+    if (!launch.pipeline) fail(env, which + " has an unknown pipeline " + std::to_string(handle));
+    int32_t groups = next("groups", l), group_size = next("groupSize", l), simd_width = next("simdWidth", l);
+    if (groups < 0) fail(env, which + " has a negative threadgroup count");
+    NSUInteger max_threads = [launch.pipeline maxTotalThreadsPerThreadgroup];
+    if (group_size < 1 || static_cast<NSUInteger>(group_size) > max_threads) {
+      fail(env, which + " needs " + std::to_string(group_size) + " threads per threadgroup, but its pipeline allows 1 to " + std::to_string(max_threads));
+    }
+    NSUInteger width = [launch.pipeline threadExecutionWidth];
+    if (simd_width != 0 && static_cast<NSUInteger>(simd_width) != width) {
+      fail(env, which + " assumes " + std::to_string(simd_width) + "-lane SIMD-groups, but the GPU runs " + std::to_string(width));
+    }
+    launch.groups = static_cast<uint32_t>(groups);
+    launch.group_size = static_cast<uint32_t>(group_size);
+    int32_t nmem = next("nmem", l);
+    if (nmem < 0 || static_cast<uint32_t>(nmem) > kMaxThreadgroupArgs) fail(env, which + " has " + std::to_string(nmem) + " threadgroup memory blocks (at most 31)");
+    NSUInteger total = [launch.pipeline staticThreadgroupMemoryLength];
+    for (int32_t i = 0; i < nmem; ++i) {
+      int32_t bytes = next("threadgroup memory bytes", l);
+      if (bytes <= 0 || bytes % 16 != 0) fail(env, which + " asks for " + std::to_string(bytes) + " bytes of threadgroup memory (a positive multiple of 16)");
+      launch.threadgroup_memory.push_back(static_cast<NSUInteger>(bytes));
+      total += static_cast<NSUInteger>(bytes);
+    }
+    NSUInteger max_memory = [ctx.device maxThreadgroupMemoryLength];
+    if (total > max_memory) fail(env, which + " needs " + std::to_string(total) + " bytes of threadgroup memory; the device has " + std::to_string(max_memory));
+    int32_t nbind = next("nbind", l);
+    if (nbind < 0 || static_cast<uint32_t>(nbind) > kMaxBindings) fail(env, which + " binds " + std::to_string(nbind) + " buffers (at most 31)");
     for (int32_t b = 0; b < nbind; ++b) {
       int32_t index = next("a buffer index", l);
-      if (index < 0 || static_cast<uint32_t>(index) >= bufs.Length()) fail(env, "dispatch: launch " + std::to_string(l) + " binds buffer " + std::to_string(index) + " of " + std::to_string(bufs.Length()));
+      if (index < 0 || static_cast<uint32_t>(index) >= bufs.Length()) fail(env, which + " binds buffer " + std::to_string(index) + " of " + std::to_string(bufs.Length()));
       launch.bindings.push_back(binding_of(env, ctx, bufs.Get(static_cast<uint32_t>(index)), "bufs[" + std::to_string(index) + "]"));
     }
   }
@@ -226,17 +254,16 @@ Napi::Value Dispatch(const Napi::CallbackInfo& info) {
     id<MTLCommandBuffer> cb = [ctx.queue commandBuffer];
     id<MTLComputeCommandEncoder> encoder = [cb computeCommandEncoder];
     for (const Launch& launch : launches) {
-      if (launch.threads == 0) continue;
+      if (launch.groups == 0) continue;
       [encoder setComputePipelineState:launch.pipeline];
       for (size_t b = 0; b < launch.bindings.size(); ++b) {
         [encoder setBuffer:launch.bindings[b].buffer offset:launch.bindings[b].offset atIndex:b];
       }
-      // Whole SIMD groups, at most 256 threads; kernels return early past their grid.
-      NSUInteger width = [launch.pipeline threadExecutionWidth];
-      NSUInteger group = std::min<NSUInteger>([launch.pipeline maxTotalThreadsPerThreadgroup], 256);
-      group = std::max<NSUInteger>(group / width * width, 1);
-      NSUInteger groups = (launch.threads + group - 1) / group;
-      [encoder dispatchThreadgroups:MTLSizeMake(groups, 1, 1) threadsPerThreadgroup:MTLSizeMake(group, 1, 1)];
+      for (size_t i = 0; i < launch.threadgroup_memory.size(); ++i) {
+        [encoder setThreadgroupMemoryLength:launch.threadgroup_memory[i] atIndex:i];
+      }
+      // Kernels check their bounds: threads of the last group past the work do nothing.
+      [encoder dispatchThreadgroups:MTLSizeMake(launch.groups, 1, 1) threadsPerThreadgroup:MTLSizeMake(launch.group_size, 1, 1)];
     }
     [encoder endEncoding];
     [cb commit];

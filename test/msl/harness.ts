@@ -1,8 +1,10 @@
 /**
  * @file Runs generated MSL on Linux: every kernel of a test file goes into one C++ translation unit
  * (compiled by clang++-19 against the `metal_stdlib` stand-in in this folder, with UBSan and ASan),
- * a generated table calls each kernel over its whole grid, and test/msl/driver.cc moves the raw
- * buffers through stdin/stdout. The same kernels run on the native CPU path for comparison.
+ * a generated table dispatches each kernel over its grid of threadgroups (test/msl/threadgroup.h:
+ * threads of a group run as fibers meeting at barriers and SIMD-group functions), and
+ * test/msl/driver.cc moves the raw buffers through stdin/stdout. The same kernels run on the native
+ * CPU path for comparison.
  */
 
 import { execFileSync, spawnSync } from 'child_process';
@@ -13,8 +15,8 @@ import { ShapedArray } from '../../lib/core/aval';
 import { allocate, DType, TypedArray } from '../../lib/core/dtype';
 import { Atom, ClosedJaxpr } from '../../lib/ir/jaxpr';
 import { fuse } from '../../lib/compiler/fusion';
-import { Epilogue, epilogueOf, Kernel } from '../../lib/compiler/kernel';
-import { generateMsl, mslBindings, mslThreads } from '../../lib/compiler/msl';
+import { epilogueOf, Kernel } from '../../lib/compiler/kernel';
+import { generateMsl, mslBindings, mslLaunch, MslLaunch, MslOptions } from '../../lib/compiler/msl';
 import { encodeProgram } from '../../lib/backend/encode';
 import { native } from '../../lib/backend/native';
 import { primitiveDef } from '../../lib/primitives';
@@ -32,8 +34,10 @@ export type Tolerance = 'exact' | { rtol: number; atol: number; ulps: number };
  * MSL compiled as C++ calls libm.
  */
 export const TRANSCENDENTAL: Tolerance = { rtol: 1e-6, atol: 0, ulps: 2 };
-/** For float sums in another order (pairwise/lanes on the CPU, sequential in the fallback kernels). */
+/** For float sums in another order (pairwise/lanes on the CPU, lanes and trees in the MSL kernels). */
 export const REORDERED: Tolerance = { rtol: 1e-5, atol: 1e-5, ulps: 0 };
+/** Exact, except that a zero may come out with either sign (float max/min combined in another order). */
+export const ZERO_SIGN: Tolerance = { rtol: 0, atol: 0, ulps: 0 };
 
 /** Buffers 0..n-1 and kernels over them, run in order; buffers listed in `inputs` get random data. */
 export interface Case {
@@ -44,19 +48,27 @@ export interface Case {
   /** Fixed values for some inputs (repeated to fill the buffer). */
   data?: Record<number, number[]>;
   tol: Tolerance;
+  /** Code generation options (default: `MSL_DEFAULTS`, SIMD-group functions on). */
+  options?: MslOptions;
 }
 
 const APPROX_OPS = new Set(['log1p', 'expm1', 'erf', 'erf_inv', 'exp', 'log', 'sin', 'cos', 'tanh']);
 
-/** Exact unless the kernels reorder a float sum (the looser) or use an approximated op. */
+/**
+ * Exact unless the kernels reorder a float sum (the looser), use an approximated op, or combine a
+ * float max/min in another order (the sign of a zero result may differ).
+ */
 export function defaultTolerance(kernels: Kernel[]): Tolerance {
-  const reordered = kernels.some((k) => {
-    const r = k.kind === 'reduce' ? k : k.kind === 'elementwise' ? k.reduce : undefined;
-    return (r && r.dtype === 'float32' && (r.op === 'sum' || r.op === 'prod')) || (k.kind === 'matmul' && k.dtype === 'float32');
-  });
+  const floatReductions = kernels.map((k) => (k.kind === 'reduce' ? k : k.kind === 'elementwise' ? k.reduce : undefined)).filter((r) => r?.dtype === 'float32');
+  const reordered = floatReductions.some((r) => r?.op === 'sum' || r?.op === 'prod') || kernels.some((k) => k.kind === 'matmul' && k.dtype === 'float32');
   if (reordered) return REORDERED;
-  const programs = kernels.flatMap((k) => [...(k.kind === 'elementwise' ? [k] : []), ...(epilogueOf(k) ? [(epilogueOf(k) as Epilogue).kernel] : [])]);
-  return programs.some((k) => k.instrs.some((i) => APPROX_OPS.has(i.op))) ? TRANSCENDENTAL : 'exact';
+  // Elementwise programs: the kernels' own and their epilogues.
+  const programs = kernels.flatMap((k) => {
+    const epilogue = epilogueOf(k)?.kernel;
+    return [...(k.kind === 'elementwise' ? [k] : []), ...(epilogue ? [epilogue] : [])];
+  });
+  if (programs.some((k) => k.instrs.some((i) => APPROX_OPS.has(i.op)))) return TRANSCENDENTAL;
+  return floatReductions.length > 0 ? ZERO_SIGN : 'exact';
 }
 
 /** A case for one primitive applied to operands of the given avals. */
@@ -144,7 +156,45 @@ export function runCpu(c: Case, bufs: TypedArray[]): void {
   native().run(program.code, program.consts, bufs);
 }
 
-const CPP_TYPE: Record<DType, string> = { float32: 'float', int32: 'int', uint32: 'uint', bool: 'uchar' };
+/** Thread-position attributes and the field of `mgemu::Thread` (test/msl/threadgroup.h) holding each. */
+const THREAD_FIELD: Record<string, string> = {
+  thread_position_in_grid: 'grid',
+  threadgroup_position_in_grid: 'group',
+  thread_position_in_threadgroup: 'local',
+  thread_index_in_simdgroup: 'lane',
+  simdgroup_index_in_threadgroup: 'simdgroup',
+};
+
+/**
+ * The C++ arguments of a call to kernel `name` of `source`, read from its signature as a Metal
+ * runtime binds them: `[[buffer(i)]]` is `buffer(i)`, `[[threadgroup(i)]]` is `tg[i]`, and thread
+ * positions are fields of the `mgemu::Thread` `t`.
+ */
+export function kernelCallArgs(source: string, name: string, buffer: (index: number) => string): string[] {
+  const head = new RegExp(`kernel void ${name}\\(\\n([^{]*)\\) \\{`).exec(source);
+  if (!head) throw new Error(`kernelCallArgs: no kernel function ${name} in the source`);
+  return head[1].split(',\n').map((param) => {
+    const p = param.trim();
+    let m = /^device (const )?(\w+)\* \w+ \[\[buffer\((\d+)\)\]\]$/.exec(p);
+    if (m) return `(${m[1] ?? ''}${m[2]}*)${buffer(Number(m[3]))}`;
+    m = /^threadgroup (\w+)\* \w+ \[\[threadgroup\((\d+)\)\]\]$/.exec(p);
+    if (m) return `(${m[1]}*)tg[${m[2]}]`;
+    m = /^uint \w+ \[\[(\w+)\]\]$/.exec(p);
+    if (m && THREAD_FIELD[m[1]]) return `t.${THREAD_FIELD[m[1]]}`;
+    throw new Error(`kernelCallArgs: kernel ${name} has a parameter the emulation cannot bind: ${p}`);
+  });
+}
+
+/** Whether the kernel's threads synchronise, so the emulation must run each group's threads as fibers. */
+export const isCooperative = (source: string): boolean => /\bthreadgroup_barrier\(|\bsimd_\w+\(/.test(source);
+
+/** A `mgemu::dispatch` statement running kernel `name` of `source` with the given launch. */
+export function dispatchCall(source: string, name: string, launch: MslLaunch, buffer: (index: number) => string): string {
+  if (launch.simdWidth !== 0 && launch.simdWidth !== 32) throw new Error(`dispatchCall: kernel ${name} assumes ${launch.simdWidth}-lane SIMD-groups; the emulation has 32`);
+  const memory = `{${launch.threadgroupMemory.join(', ')}}`;
+  const call = `${name}(${kernelCallArgs(source, name, buffer).join(', ')})`;
+  return `mgemu::dispatch(${launch.groups}u, ${launch.groupSize}u, ${isCooperative(source)}, ${memory}, [&](const mgemu::Thread& t, char** tg) { ${call}; });`;
+}
 
 /** The generated part of the translation unit: the kernels and a table that runs each case. */
 export function translationUnit(cases: Case[]): string {
@@ -157,10 +207,12 @@ export function translationUnit(cases: Case[]): string {
     c.kernels.forEach((k, ki) => {
       if (k.kind === 'alias') throw new Error(`${c.name}: alias kernels have no MSL`);
       const name = `${c.name}_k${ki}`;
-      parts.push(generateMsl(k, name));
-      const args = mslBindings(k).map((b) => `(${b.writes ? '' : 'const '}${CPP_TYPE[b.dtype]}*)b[${b.arg}]`);
-      // A few threads past the grid too: the kernel's bounds check must make them do nothing.
-      calls.push(`  for (uint g = 0; g < ${mslThreads(k)}u + 3u; ++g) ${name}(${[...args, 'g'].join(', ')});`);
+      const source = generateMsl(k, name, c.options);
+      parts.push(source);
+      const bindings = mslBindings(k);
+      // The grid is whole threadgroups, so threads past the last element run too: the kernel's
+      // bounds checks must make them do nothing.
+      calls.push(`  ${dispatchCall(source, name, mslLaunch(k, c.options), (i) => `b[${bindings[i].arg}]`)}`);
     });
     parts.push(`static void run_case_${ci}(char** b) {`, ...calls, '}', '');
     const bytes = c.bufs.map((a) => a.size * (a.dtype === 'bool' ? 1 : 4));

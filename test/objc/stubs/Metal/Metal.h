@@ -57,6 +57,7 @@ enum : MTLCommandBufferStatus {
 @protocol MTLComputePipelineState
 @property(readonly) NSUInteger maxTotalThreadsPerThreadgroup;
 @property(readonly) NSUInteger threadExecutionWidth;
+@property(readonly) NSUInteger staticThreadgroupMemoryLength;
 @end
 
 @protocol MTLBinaryArchive;
@@ -87,6 +88,7 @@ enum : MTLCommandBufferStatus {
 @protocol MTLComputeCommandEncoder <MTLCommandEncoder>
 - (void)setComputePipelineState:(id<MTLComputePipelineState>)state;
 - (void)setBuffer:(id<MTLBuffer>)buffer offset:(NSUInteger)offset atIndex:(NSUInteger)index;
+- (void)setThreadgroupMemoryLength:(NSUInteger)length atIndex:(NSUInteger)index;
 - (void)dispatchThreadgroups:(MTLSize)threadgroupsPerGrid threadsPerThreadgroup:(MTLSize)threadsPerThreadgroup;
 @end
 
@@ -105,6 +107,7 @@ enum : MTLCommandBufferStatus {
 @protocol MTLDevice
 @property(readonly) NSString* name;
 @property(readonly) NSUInteger maxBufferLength;
+@property(readonly) NSUInteger maxThreadgroupMemoryLength;
 - (BOOL)supportsFamily:(MTLGPUFamily)gpuFamily;
 - (id<MTLCommandQueue>)newCommandQueue;
 - (id<MTLBuffer>)newBufferWithLength:(NSUInteger)length options:(MTLResourceOptions)options;
