@@ -9,9 +9,11 @@
 
 namespace metalgrad::cpu {
 
-// Elements per register tile: large enough to amortise the per-instruction dispatch, small enough
-// that a few live registers stay in L1/L2. A register is kTile 4-byte slots.
-constexpr int64_t kTile = 512;
+// Elements per register tile: large enough to amortise the per-instruction dispatch and per-tile
+// bookkeeping, small enough that a few live registers stay in L1/L2. A register is kTile 4-byte
+// slots (4 KiB). Measured on W1's 16M-element chain at 1 thread: 512 -> 1024 is ~7% faster; 2048
+// gains no more and would push programs with many registers out of L2.
+constexpr int64_t kTile = 1024;
 
 // An instruction with its kernel chosen and its registers as indices (-1: unused); `imm` holds a
 // constant operand's bits. Binding it to tiles turns the indices into pointers.
