@@ -340,11 +340,27 @@ for (const c of cooperative.filter((c) => /^(softmax_long|variance_long|logsumex
 // Two-pass reductions (few outputs, long extents: `reductionSplit`): every op and dtype, plain and
 // fused, with and without epilogues, rows and columns, and sizes either side of the rule.
 const TWO_PASS_OPS = ['sum', 'prod', 'max', 'min'] as const;
+/**
+ * Rows of n values whose reductions differ row by row (so a partial read from another output shows):
+ * row r is shifted by 37r; the one true (max) or false (min) of a bool row is in another slice per row,
+ * or missing; float row 1 holds a NaN.
+ */
+const distinctRows = (d: DType, op: (typeof TWO_PASS_OPS)[number], rows: number, n: number): number[] =>
+  Array.from({ length: rows * n }, (_, i) => {
+    const r = Math.floor(i / n);
+    const j = i % n;
+    if (d === 'bool') return ((r === 0 && j === 256) || (r === 2 && j === 0)) === (op === 'max') ? 1 : 0;
+    if (op === 'prod') return d === 'float32' ? nearOne[j % nearOne.length] * (j === 0 ? r + 2 : 1) : j === 0 ? r + 2 : (j * 7919) % 3 === 0 ? 3 : 1;
+    if (d === 'float32' && r === 1 && j === 4321) return NaN;
+    const v = ((j * 7919) % 1000) + r * 37;
+    return d === 'uint32' ? v : d === 'float32' ? (v - 500) / 8 : v - 500;
+  });
 const twoPass: Case[] = [];
 for (const op of TWO_PASS_OPS) {
   for (const d of DTYPES) {
     if (d === 'bool' && (op === 'sum' || op === 'prod')) continue;
     const data = d !== 'float32' ? undefined : op === 'sum' ? { 0: smooth(9001) } : op === 'prod' ? { 0: nearOne } : undefined;
+    twoPass.push(primCase(`two_pass_${op}_${d}_distinct`, `reduce_${op}`, [A([3, 9000], d)], { axes: [1] }, { 0: distinctRows(d, op, 3, 9000) }));
     twoPass.push(primCase(`two_pass_${op}_${d}`, `reduce_${op}`, [A([3, 9000], d)], { axes: [1] }, data));
   }
 }
