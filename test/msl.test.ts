@@ -350,7 +350,9 @@ const distinctRows = (d: DType, op: (typeof TWO_PASS_OPS)[number], rows: number,
     const r = Math.floor(i / n);
     const j = i % n;
     if (d === 'bool') return ((r === 0 && j === 256) || (r === 2 && j === 0)) === (op === 'max') ? 1 : 0;
-    if (op === 'prod') return d === 'float32' ? nearOne[j % nearOne.length] * (j === 0 ? r + 2 : 1) : j === 0 ? r + 2 : (j * 7919) % 3 === 0 ? 3 : 1;
+    // Products: exact in float (signs and a few powers of two), wrapping in ints.
+    if (op === 'prod' && j === 0) return r + 2;
+    if (op === 'prod') return d !== 'float32' ? ((j * 7919) % 3 === 0 ? 3 : 1) : (j * 7919) % 5 === 0 ? -1 : (j * 7919) % 1000 === 7 ? 2 : (j * 7919) % 1000 === 11 ? 0.5 : 1;
     if (d === 'float32' && r === 1 && j === 4321) return NaN;
     const v = ((j * 7919) % 1000) + r * 37;
     return d === 'uint32' ? v : d === 'float32' ? (v - 500) / 8 : v - 500;
