@@ -4,6 +4,8 @@
  * many threads cooperate on each output; each thread folds its share of the reduced extent, the
  * lanes of an output combine their partials (SIMD-group functions, or a tree in threadgroup memory),
  * and the one thread left holding the final value stores it and runs the kernel's epilogue on it.
+ * Pass 1 of a two-pass reduction (`mslPasses`) is the threadgroup form over interleaved slices of
+ * the extent, storing one partial per threadgroup; pass 2 is a plain reduction of the partials.
  */
 
 import { DType } from '../core/dtype';

@@ -4,7 +4,8 @@
  * bound inputs first, then outputs (`mslBindings`). Every kernel is launched as a 1-D grid of
  * 256-thread threadgroups (`mslLaunch`, msl-launch.ts): most run one thread per output element;
  * reductions (msl-reduce.ts) let a SIMD-group or a whole threadgroup cooperate on each output when
- * the reduced extent is long, and matmul (msl-matmul.ts) runs the hand-written tiled shader of
+ * the reduced extent is long (and split a long one with few outputs into two launches,
+ * `mslPasses`), and matmul (msl-matmul.ts) runs the hand-written tiled shader of
  * shaders/matmul.metal. A reduction's or matmul's epilogue runs inside it (msl-epilogue.ts). This
  * file holds the entry points and the kernels of one thread per element: elementwise, argreduce and
  * indexing. Element indices are 32-bit ints: buffers are limited to 2^31 elements.
