@@ -394,6 +394,8 @@ twoPass.push(
   ...jaxprCases('two_pass_epi_prod_uint', makeJaxpr((x: NDArray) => np.add(np.prod(x, { axis: 0 }), 1))(np.zeros([8200, 2], { dtype: 'uint32' }))),
 );
 cooperative.push(...twoPass);
+// Rows read backwards from an offset, into an output at an offset.
+stridedReduce('two_pass_strided_reversed', 'sum', [3, 9000], [9000, -1], 8999, [1], 27000);
 for (const c of cooperative) for (const [form, options] of FORMS) add({ ...c, name: `${c.name}_${form}`, options });
 
 // Matmul through the tiled shader: edges that are not multiples of the 64x64 tile, several k
