@@ -2,8 +2,9 @@
  * @file How generated Metal kernels are launched and how their threads share work: the launch
  * (`MslLaunch`, a 1-D grid of 256-thread threadgroups) of every kernel, the layout of a reduction
  * (which dims are kept and reduced, and how many threads cooperate on each output, chosen from the
- * shapes), the two passes of a long reduction with few outputs (`mslPasses`), the grid of the tiled matmul shader (shaders/matmul.metal), and the number of result
- * elements an epilogue runs over. The generators (msl.ts, msl-reduce.ts, msl-matmul.ts) read these.
+ * shapes), the two passes of a long reduction with few outputs (`mslPasses`), the grid of the
+ * tiled matmul shader (shaders/matmul.metal), and the number of result elements an epilogue runs
+ * over. The generators (msl.ts, msl-reduce.ts, msl-matmul.ts) read these.
  */
 
 import { DType } from '../core/dtype';
