@@ -45,6 +45,7 @@ const b = np.array([0.1, -0.2]);
 const smooth = (shape: number[]): NDArray => np.array(Array.from({ length: shape.reduce((p, n) => p * n, 1) }, (_, i) => Math.sin(i * 0.731 + 0.3))).reshape(shape);
 const longRows = smooth([4, 3000]);
 const [tall, wide, bias] = [smooth([70, 33]), smooth([33, 130]), smooth([130])];
+const fewLongRows = smooth([3, 12000]);
 
 describe('the Metal backend over the emulated addon', () => {
   test('devices lists metal, which becomes the default device', () => {
@@ -64,6 +65,9 @@ describe('the Metal backend over the emulated addon', () => {
     ['a jitted gradient', (a) => grad((y: NDArray) => np.sum(np.square(np.sin(y))))(a), () => [x]],
     ['long rows: cooperative reductions with epilogues', (a) => np.add(np.mean(a, { axis: 1 }), nn.logsumexp(a, { axis: 1 })), () => [longRows]],
     ['a dense layer over several tiles: the epilogue in the matmul store hook', (a, m, c) => nn.relu(np.add(np.matmul(a, m), c)), () => [tall, wide, bias]],
+    ['few long rows: two-pass reductions with prologues and epilogues', (a) => np.add(np.var(a, { axis: 1 }), nn.logsumexp(a, { axis: 1 })), () => [fewLongRows]],
+    ['a whole-array sum and max: two passes, a scratch buffer each', (a) => np.add(np.sum(a), np.max(a)), () => [fewLongRows]],
+    ['few long columns: two passes', (a) => np.mean(a, { axis: 0 }), () => [fewLongRows.reshape([12000, 3])]],
   ];
   test.each(fns)('%s runs on metal and matches the CPU', (_, f, args) => {
     const onCpu = args().map((a) => devicePut(a, 'cpu'));
@@ -85,6 +89,19 @@ describe('the Metal backend over the emulated addon', () => {
     expect(addon.pending()).toBeGreaterThan(1);
     expect(out.toArray()).toEqual(jit((p: NDArray, q: NDArray) => nn.relu(np.add(np.matmul(p, q), 1)).sum({ axis: 0 }))(devicePut(x, 'cpu'), devicePut(w, 'cpu')).toArray());
     expect(addon.pending()).toBe(0);
+  });
+
+  test('a two-pass reduction is two launches over a scratch buffer the executable keeps', () => {
+    const f = jit((a: NDArray) => np.add(np.sum(np.square(a), { axis: 1 }), 1));
+    const want = f(devicePut(fewLongRows, 'cpu'));
+    const a = devicePut(fewLongRows, 'metal');
+    addon.sync();
+    const first = f(a);
+    expect(addon.pending()).toBe(2);
+    close(first, want);
+    const again = f(a);
+    expect(addon.pending()).toBe(2);
+    close(again, want);
   });
 
   test('equal kernels share one pipeline', () => {

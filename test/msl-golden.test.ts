@@ -10,7 +10,7 @@ import { ShapedArray } from '../lib/core/aval';
 import { DTYPES, SHORT_NAME } from '../lib/core/dtype';
 import { fuse } from '../lib/compiler/fusion';
 import { ElementwiseKernel, Kernel, ReduceKernel, SCALAR_OPS, SOURCE_KIND_OPS } from '../lib/compiler/kernel';
-import { generateMsl, generateMslKernel, mslBindings, mslLaunch, mslLiteral, mslOpsHeader } from '../lib/compiler/msl';
+import { generateMsl, generateMslKernel, MSL_DEFAULTS, mslBindings, mslLaunch, mslLiteral, mslOpsHeader, mslPasses } from '../lib/compiler/msl';
 import { primitiveDef } from '../lib/primitives';
 
 const A = (shape: number[]): ShapedArray => new ShapedArray(shape, 'float32');
@@ -415,6 +415,85 @@ describe('generated source', () => {
     expect(mslBindings(matmulKernel()).map((b) => [b.arg, b.writes])).toEqual([[0, false], [1, false], [2, true]]);
     const big = primitiveDef('dot_general').lower([A([130, 70]), A([70, 65])], [A([130, 65])], { lhsContract: [1], rhsContract: [0], lhsBatch: [], rhsBatch: [] }).kernels[0];
     expect(mslLaunch(big).groups).toBe(3 * 2);
+  });
+
+  test('a long reduction with few outputs: two passes, partials in a scratch buffer, the epilogue in pass 2', () => {
+    const k = fusedKernel((x) => np.mean(np.square(x), { axis: 1 }), np.zeros([2, 9000]));
+    const { passes, scratch } = mslPasses(k, MSL_DEFAULTS, 7);
+    expect(scratch).toEqual({ arg: 7, dtype: 'float32', size: 4 });
+    expect(passes.map((p) => p.launch)).toEqual([
+      { groups: 4, groupSize: 256, simdWidth: 32, threadgroupMemory: [32] },
+      { groups: 1, groupSize: 256, simdWidth: 0, threadgroupMemory: [] },
+    ]);
+    // Pass 1 runs the prologue and writes the partials; pass 2 reads them, and its epilogue overwrites the result in place.
+    expect(passes.map((p) => mslBindings(p.kernel).map((b) => `${b.writes ? 'w' : 'r'}${b.arg}`))).toEqual([['r0', 'w7'], ['r7', 'w1', 'w1']]);
+    expect(generateMslKernel(passes[0].kernel, 'sq_mean_pass1', MSL_DEFAULTS, passes[0].stage)).toBe(source([
+      '// sq_mean_pass1: elementwise over [2, 9000] (1 instruction) fused into reduce_sum over axes [1], pass 1 of 2: 2 threadgroups (256 threads) per output fold interleaved slices of its extent into 2 partials, combined by SIMD-group functions',
+      'kernel void sq_mean_pass1(',
+      '    device const float* in0 [[buffer(0)]],',
+      '    device float* out0 [[buffer(1)]],',
+      '    threadgroup float* partial [[threadgroup(0)]],',
+      '    uint group [[threadgroup_position_in_grid]],',
+      '    uint tid [[thread_position_in_threadgroup]],',
+      '    uint sg [[simdgroup_index_in_threadgroup]],',
+      '    uint lane [[thread_index_in_simdgroup]]) {',
+      '  const uint o = group / 2u;',
+      '  const uint part = group % 2u;',
+      '  const int o0 = int(o);',
+      '  const int base = o0 * 9000;',
+      '  float acc = 0.0f;',
+      '  for (uint j = part * 256u + tid; j < 9000u; j += 512u) {',
+      '    const int j0 = int(j);',
+      '    const float r0 = in0[base + j0];',
+      '    const float r1 = mg_mul(r0, r0);',
+      '    acc = mg_add(acc, r1);',
+      '  }',
+      '  acc = simd_sum(acc);',
+      '  if (lane == 0) partial[sg] = acc;',
+      '  threadgroup_barrier(mem_flags::mem_threadgroup);',
+      '  if (sg == 0) {',
+      '    acc = lane < 8u ? partial[lane] : 0.0f;',
+      '    acc = simd_sum(acc);',
+      '    if (lane == 0) out0[group] = acc;',
+      '  }',
+      '}',
+    ]));
+    expect(generateMslKernel(passes[1].kernel, 'sq_mean_pass2', MSL_DEFAULTS, passes[1].stage)).toBe(source([
+      '// sq_mean_pass2: pass 2 of 2: reduce_sum of the [2, 2] partials of pass 1, one thread per output',
+      'kernel void sq_mean_pass2(',
+      '    device const float* in0 [[buffer(0)]],',
+      '    device float* out0 [[buffer(1)]],',
+      '    device float* out1 [[buffer(2)]],',
+      '    uint gid [[thread_position_in_grid]]) {',
+      '  if (gid >= 2u) return;',
+      '  const int o0 = int(gid);',
+      '  const int base = o0 * 2;',
+      '  float acc = 0.0f;',
+      '  for (int j0 = 0; j0 < 2; ++j0) {',
+      '    acc = mg_add(acc, in0[base + j0]);',
+      '  }',
+      '  // epilogue: 2 instructions on the result',
+      '  const float e0 = acc;',
+      '  const float e1 = 9e+3f;',
+      '  const float e2 = mg_div(e0, e1);',
+      '  out1[gid] = e2;',
+      '}',
+    ]));
+    // lower() lists the IR kernel once, with both passes' functions after the ops header.
+    const [info] = jit((x: NDArray) => np.mean(np.square(x), { axis: 1 })).lower(np.zeros([2, 9000])).kernels;
+    expect(info.msl).toBe(`${mslOpsHeader()}\n${generateMslKernel(passes[0].kernel, `${info.name}_pass1`, MSL_DEFAULTS, passes[0].stage)}\n${generateMslKernel(passes[1].kernel, `${info.name}_pass2`, MSL_DEFAULTS, passes[1].stage)}`);
+  });
+
+  test('the two-pass split: at least 4096 elements per pass-1 threadgroup, about 1024 threadgroups, at most 64 outputs', () => {
+    const split = (shape: number[], axes: number[]) => mslPasses(primitiveDef('reduce_sum').lower([A(shape)], [A(shape.filter((_, d) => !axes.includes(d)))], { axes }).kernels[0], MSL_DEFAULTS, 9).passes.map((p) => p.launch.groups);
+    expect(split([1 << 24], [0])).toEqual([1024, 1]);
+    expect(split([8191], [0])).toEqual([1]);
+    expect(split([8192], [0])).toEqual([2, 1]);
+    expect(split([3, 1 << 20], [1])).toEqual([3 * 256, 3]);
+    expect(split([64, 8192], [1])).toEqual([128, 1]);
+    expect(split([65, 8192], [1])).toEqual([65]);
+    // Columns: few outputs over a long extent split too (one pass would be one threadgroup).
+    expect(split([100000, 32], [0])).toEqual([32 * 24, 1]);
   });
 });
 

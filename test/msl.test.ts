@@ -13,7 +13,7 @@ import { epilogueOf, Kernel } from '../lib/compiler/kernel';
 import { primitiveDef } from '../lib/primitives';
 import { BINARY_PRIMS, BinaryPrim, COMPARE_PRIMS, UNARY_PRIMS, UnaryPrim } from '../lib/primitives/types';
 import { Case, Compiled, compileCases, initialBuffers, jaxprCases, mismatch, primCase, runCpu, runMsl, TRANSCENDENTAL } from './msl/harness';
-import { generateMslKernel, mslLaunch, MslOptions } from '../lib/compiler/msl';
+import { generateMslKernel, MSL_DEFAULTS, MslOptions, mslPasses } from '../lib/compiler/msl';
 
 const A = (shape: number[], dtype: DType = 'float32'): ShapedArray => new ShapedArray(shape, dtype);
 const NUMERIC: DType[] = ['float32', 'int32', 'uint32'];
@@ -337,6 +337,65 @@ cooperative.push(
 for (const c of cooperative.filter((c) => /^(softmax_long|variance_long|logsumexp_columns|sum_transposed|epi_(mean|var|logsumexp|sumsq|sum_plus))/.test(c.name))) {
   c.inputs.forEach((b) => (c.data = { ...c.data, [b]: smooth(c.bufs[b].size + 13) }));
 }
+// Two-pass reductions (few outputs, long extents: `reductionSplit`): every op and dtype, plain and
+// fused, with and without epilogues, rows and columns, and sizes either side of the rule.
+const TWO_PASS_OPS = ['sum', 'prod', 'max', 'min'] as const;
+/**
+ * Rows of n values whose reductions differ row by row (so a partial read from another output shows):
+ * row r is shifted by 37r; the one true (max) or false (min) of a bool row is in another slice per row,
+ * or missing; float row 1 holds a NaN.
+ */
+const distinctRows = (d: DType, op: (typeof TWO_PASS_OPS)[number], rows: number, n: number): number[] =>
+  Array.from({ length: rows * n }, (_, i) => {
+    const r = Math.floor(i / n);
+    const j = i % n;
+    if (d === 'bool') return ((r === 0 && j === 256) || (r === 2 && j === 0)) === (op === 'max') ? 1 : 0;
+    // Products: exact in float (signs and a few powers of two), wrapping in ints.
+    if (op === 'prod' && j === 0) return r + 2;
+    if (op === 'prod') return d !== 'float32' ? ((j * 7919) % 3 === 0 ? 3 : 1) : (j * 7919) % 5 === 0 ? -1 : (j * 7919) % 1000 === 7 ? 2 : (j * 7919) % 1000 === 11 ? 0.5 : 1;
+    if (d === 'float32' && r === 1 && j === 4321) return NaN;
+    const v = ((j * 7919) % 1000) + r * 37;
+    return d === 'uint32' ? v : d === 'float32' ? (v - 500) / 8 : v - 500;
+  });
+const twoPass: Case[] = [];
+for (const op of TWO_PASS_OPS) {
+  for (const d of DTYPES) {
+    if (d === 'bool' && (op === 'sum' || op === 'prod')) continue;
+    const data = d !== 'float32' ? undefined : op === 'sum' ? { 0: smooth(9001) } : op === 'prod' ? { 0: nearOne } : undefined;
+    twoPass.push(primCase(`two_pass_${op}_${d}_distinct`, `reduce_${op}`, [A([3, 9000], d)], { axes: [1] }, { 0: distinctRows(d, op, 3, 9000) }));
+    twoPass.push(primCase(`two_pass_${op}_${d}`, `reduce_${op}`, [A([3, 9000], d)], { axes: [1] }, data));
+  }
+}
+/** Float data for every input of the cases: smooth (sums stay accurate), with NaN at `nanAt`. */
+const smoothInputs = (cs: Case[], nanAt?: number): Case[] =>
+  cs.map((c) => ({ ...c, data: Object.fromEntries(c.inputs.filter((b) => c.bufs[b].dtype === 'float32').map((b) => [b, smooth(c.bufs[b].size).map((x, i) => (i === nanAt ? NaN : x))])) }));
+twoPass.push(
+  primCase('two_pass_scalar_max', 'reduce_max', [A([70000])], { axes: [0] }),
+  primCase('two_pass_columns_min_int32', 'reduce_min', [A([9000, 40], 'int32')], { axes: [0] }),
+  ...smoothInputs([primCase('two_pass_sum_nan', 'reduce_sum', [A([2, 9000])], { axes: [1] })], 12345),
+  // At the rule's edges: 8191 / 8192 elements, 64 / 65 outputs.
+  ...smoothInputs([
+    primCase('two_pass_edge_extent_below', 'reduce_sum', [A([3, 8191])], { axes: [1] }),
+    primCase('two_pass_edge_extent_at', 'reduce_sum', [A([3, 8192])], { axes: [1] }),
+    primCase('two_pass_edge_outputs_at', 'reduce_sum', [A([64, 8192])], { axes: [1] }),
+    primCase('two_pass_edge_outputs_above', 'reduce_sum', [A([65, 8192])], { axes: [1] }),
+  ]),
+  ...smoothInputs([
+    ...jaxprCases('two_pass_epi_mean_scalar', makeJaxpr((x: NDArray) => np.mean(x))(np.zeros([70000]))),
+    ...jaxprCases('two_pass_epi_var_rows', makeJaxpr((x: NDArray) => np.var(x, { axis: 1 }))(np.zeros([2, 9000]))),
+    ...jaxprCases('two_pass_sumsq_rows', makeJaxpr((x: NDArray) => np.sum(np.square(x), { axis: 1 }))(np.zeros([5, 9000]))),
+    ...jaxprCases('two_pass_sumsq_columns_kept', makeJaxpr((x: NDArray) => { const e = np.multiply(x, 0.5); return [e, np.sum(np.square(e), { axis: 0 })]; })(np.zeros([9000, 40]))),
+    ...jaxprCases('two_pass_epi_logsumexp_columns', makeJaxpr((x: NDArray) => nn.logsumexp(x, { axis: 0 }))(np.zeros([9000, 3]))),
+    ...jaxprCases('two_pass_epi_sum_plus', makeJaxpr((x: NDArray, y: NDArray) => np.add(np.sum(x, { axis: 1 }), y))(np.zeros([4, 9000]), np.zeros([4]))),
+  ]),
+  ...jaxprCases('two_pass_any_positive', makeJaxpr((x: NDArray) => np.max(np.greater(x, 2.5), { axis: 1 }))(np.zeros([2, 9000]))),
+  ...jaxprCases('two_pass_epi_none_positive', makeJaxpr((x: NDArray) => np.logicalNot(np.max(np.greater(x, 2.9), { axis: 1 })))(np.zeros([3, 9000]))),
+  ...jaxprCases('two_pass_epi_min_int', makeJaxpr((x: NDArray, y: NDArray) => np.multiply(np.min(x, { axis: 1 }), y))(np.zeros([5, 9000], { dtype: 'int32' }), np.zeros([5], { dtype: 'int32' }))),
+  ...jaxprCases('two_pass_epi_prod_uint', makeJaxpr((x: NDArray) => np.add(np.prod(x, { axis: 0 }), 1))(np.zeros([8200, 2], { dtype: 'uint32' }))),
+);
+cooperative.push(...twoPass);
+// Rows read backwards from an offset, into an output at an offset.
+stridedReduce('two_pass_strided_reversed', 'sum', [3, 9000], [9000, -1], 8999, [1], 27000);
 for (const c of cooperative) for (const [form, options] of FORMS) add({ ...c, name: `${c.name}_${form}`, options });
 
 // Matmul through the tiled shader: edges that are not multiples of the 64x64 tile, several k
@@ -398,22 +457,42 @@ describe('generated MSL matches the CPU path', () => {
     const kinds = new Set<string>();
     for (const c of cases) {
       for (const k of c.kernels) {
-        const launch = mslLaunch(k, c.options);
+        const { passes } = mslPasses(k, c.options ?? MSL_DEFAULTS, -1);
+        const launch = passes[0].launch;
         const reduction = k.kind === 'reduce' || (k.kind === 'elementwise' && k.reduce);
         if (!reduction && k.kind !== 'matmul') continue;
-        const lanes = launch.groups === 0 ? 0 : /(columns|one threadgroup|one SIMD-group|one thread)/.exec(generateMslKernel(k, 'k', c.options))?.[1].replace('one ', '');
+        const form = /(columns|one threadgroup|one SIMD-group|one thread)/.exec(generateMslKernel(k, 'k', c.options))?.[1].replace('one ', '');
+        const lanes = launch.groups === 0 ? 0 : passes.length > 1 ? 'two-pass' : form;
         const kind = k.kind === 'matmul' ? `matmul ${launch.groups > 1 ? 'multi' : 'single'}` : `${k.kind} ${lanes} ${c.options?.simdgroup === false ? 'tg' : 'simd'}`;
         kinds.add(kind);
         if (epilogueOf(k)) kinds.add(`${kind} epilogue`);
       }
     }
     for (const kind of ['reduce', 'elementwise']) {
-      for (const lanes of ['thread', 'columns', 'SIMD-group', 'threadgroup']) {
+      for (const lanes of ['thread', 'columns', 'SIMD-group', 'threadgroup', 'two-pass']) {
         for (const form of ['simd', 'tg']) for (const epilogue of ['', ' epilogue']) expect(kinds).toContain(`${kind} ${lanes} ${form}${epilogue}`);
       }
     }
     expect(kinds).toContain('matmul multi');
     expect(kinds).toContain('matmul multi epilogue');
+  });
+
+  test('two passes exactly where the rule says: at most 64 outputs over at least 8192 elements', () => {
+    const passes = (name: string): number[] => {
+      const c = cases.find((c) => c.name === `${name}_simd`);
+      if (!c) throw new Error(`no case ${name}`);
+      return c.kernels.map((k) => mslPasses(k, MSL_DEFAULTS, -1).passes.length);
+    };
+    expect(passes('two_pass_edge_extent_below')).toEqual([1]);
+    expect(passes('two_pass_edge_extent_at')).toEqual([2]);
+    expect(passes('two_pass_edge_outputs_at')).toEqual([2]);
+    expect(passes('two_pass_edge_outputs_above')).toEqual([1]);
+    for (const name of cases.filter((c) => c.name.startsWith('two_pass_') && !c.name.includes('_edge_')).map((c) => c.name.replace(/_(simd|tg)$/, ''))) {
+      expect([name, Math.max(...passes(name))]).toEqual([name, 2]);
+    }
+    // The split grows with the extent, up to SPLIT_GROUPS threadgroups in all.
+    const scalar = cases.find((c) => c.name === 'scalar_long_sum_simd')?.kernels[0];
+    expect(scalar && mslPasses(scalar, MSL_DEFAULTS, -1).passes.map((p) => p.launch.groups)).toEqual([73, 1]);
   });
 
   test('the pipeline produced fused kernels with many instructions', () => {

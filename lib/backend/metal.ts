@@ -10,7 +10,7 @@ import * as path from 'path';
 import { registerHostSync } from '../core/concrete';
 import { DType, TypedArray } from '../core/dtype';
 import { Kernel } from '../compiler/kernel';
-import { generateMsl, mslBindings, mslLaunch, MslOptions } from '../compiler/msl';
+import { generateMsl, mslBindings, MslOptions, mslPasses } from '../compiler/msl';
 import { Backend, Executable } from './backend';
 
 export interface MetalDeviceInfo {
@@ -73,6 +73,12 @@ export function compileError(what: string, source: string, log: string): Error {
 
 interface MetalExecutable extends Executable {
   code: Int32Array;
+  /**
+   * The scratch buffers of two-pass reductions, allocated once and bound after the first `base`
+   * buffers of a dispatch (the kernels read no buffer past those).
+   */
+  scratch: TypedArray[];
+  base: number;
 }
 
 const STORAGE = { float32: Float32Array, int32: Int32Array, uint32: Uint32Array, bool: Uint8Array } as const;
@@ -95,27 +101,34 @@ export function createMetalBackend(addon: MetalAddon, cacheDir = metalCacheDir()
     },
     compile(kernels: Kernel[]): MetalExecutable {
       const code: number[] = [0];
+      const scratch: TypedArray[] = [];
+      const base = kernels.reduce((n, k) => mslBindings(k).reduce((m, b) => Math.max(m, b.arg + 1), n), 0);
       kernels.forEach((k, i) => {
         if (k.kind === 'alias') return;
-        const launch = mslLaunch(k, options);
-        if (launch.groups === 0) return;
-        const source = generateMsl(k, KERNEL_NAME, options);
-        let pipeline: number;
-        try {
-          pipeline = addon.compile(source, KERNEL_NAME);
-        } catch (e) {
-          throw compileError(`${k.kind} kernel ${i} of ${kernels.length}`, source, (e as Error).message);
-        }
-        const args = mslBindings(k).map((b) => b.arg);
-        const memory = launch.threadgroupMemory;
-        code.push(pipeline, launch.groups, launch.groupSize, launch.simdWidth, memory.length, ...memory, args.length, ...args);
-        code[0]++;
+        const plan = mslPasses(k, options, base + scratch.length);
+        if (plan.scratch) scratch.push(this.allocate(plan.scratch.dtype, plan.scratch.size));
+        plan.passes.forEach(({ kernel, stage, launch }) => {
+          if (launch.groups === 0) return;
+          const source = generateMsl(kernel, KERNEL_NAME, options, stage);
+          let pipeline: number;
+          try {
+            pipeline = addon.compile(source, KERNEL_NAME);
+          } catch (e) {
+            const pass = stage ? ` (pass ${stage.pass} of 2)` : '';
+            throw compileError(`${k.kind} kernel ${i} of ${kernels.length}${pass}`, source, (e as Error).message);
+          }
+          const args = mslBindings(kernel).map((b) => b.arg);
+          const memory = launch.threadgroupMemory;
+          code.push(pipeline, launch.groups, launch.groupSize, launch.simdWidth, memory.length, ...memory, args.length, ...args);
+          code[0]++;
+        });
       });
-      return { code: Int32Array.from(code), launches: code[0] };
+      return { code: Int32Array.from(code), launches: code[0], scratch, base };
     },
     dispatch(exe: Executable, bufs: TypedArray[]): void {
-      const { code } = exe as MetalExecutable;
-      if (code[0] > 0) addon.dispatch(code, bufs);
+      const { code, scratch, base } = exe as MetalExecutable;
+      if (bufs.length < base) throw new Error(`metal dispatch: the kernels read ${base} buffers, received ${bufs.length}`);
+      if (code[0] > 0) addon.dispatch(code, scratch.length === 0 ? bufs : [...bufs.slice(0, base), ...scratch]);
     },
     sync(): void {
       addon.sync();

@@ -2,13 +2,14 @@
  * @file How generated Metal kernels are launched and how their threads share work: the launch
  * (`MslLaunch`, a 1-D grid of 256-thread threadgroups) of every kernel, the layout of a reduction
  * (which dims are kept and reduced, and how many threads cooperate on each output, chosen from the
- * shapes), the grid of the tiled matmul shader (shaders/matmul.metal), and the number of result
- * elements an epilogue runs over. The generators (msl.ts, msl-reduce.ts, msl-matmul.ts) read these.
+ * shapes), the two passes of a long reduction with few outputs (`mslPasses`), the grid of the
+ * tiled matmul shader (shaders/matmul.metal), and the number of result elements an epilogue runs
+ * over. The generators (msl.ts, msl-reduce.ts, msl-matmul.ts) read these.
  */
 
 import { DType } from '../core/dtype';
 import { sizeOf } from '../core/shape';
-import { ElementwiseKernel, Kernel, MatmulKernel, ReduceKernel, View } from './kernel';
+import { ElementwiseKernel, ElementwiseReduce, Kernel, MatmulKernel, ReduceKernel, View } from './kernel';
 import { programViews } from './msl-emit';
 
 /** Code generation choices that depend on the device. */
@@ -122,7 +123,93 @@ export function matmulTiles(k: MatmulKernel): number {
   return k.batch * Math.ceil(k.m / MATMUL_TILE) * Math.ceil(k.n / MATMUL_TILE);
 }
 
-/** The launch of a generated kernel (`options` as given to `generateMsl`). */
+/**
+ * Two-pass reductions. The one-pass layouts give a long reduction with few outputs one threadgroup
+ * per output (or one per 32 columns), so `sum(x)` over millions of elements would run on a single
+ * threadgroup. With at most `SPLIT_MAX_OUTPUTS` outputs and an extent of at least 2 ×
+ * `SPLIT_CHUNK`, pass 1 gives each output `split` = min(⌊extent / SPLIT_CHUNK⌋, ⌊SPLIT_GROUPS /
+ * outputs⌋) threadgroups of 256 threads, which fold interleaved slices of its extent (threadgroup g
+ * takes elements g·256 + t, stepping split·256: neighbouring threads read neighbouring elements of
+ * a row) into one partial each, in a scratch buffer at [o · split + g]; pass 2 is a plain reduction
+ * of those [outputs, split] partials that runs the kernel's epilogue once per output. So each pass-1
+ * thread folds at least 16 elements, the grid has about `SPLIT_GROUPS` threadgroups, and pass 2
+ * reads at most `SPLIT_GROUPS` values, which keeps it one pass.
+ */
+export const SPLIT_CHUNK = 4096;
+export const SPLIT_GROUPS = 1024;
+export const SPLIT_MAX_OUTPUTS = 64;
+
+/** Threadgroups per output of pass 1 of a two-pass reduction, or 1 when the layout runs in one pass. */
+export function reductionSplit(l: ReductionLayout): number {
+  if (l.outputs === 0 || l.outputs > SPLIT_MAX_OUTPUTS || l.extent < 2 * SPLIT_CHUNK) return 1;
+  return Math.min(Math.floor(l.extent / SPLIT_CHUNK), Math.floor(SPLIT_GROUPS / l.outputs));
+}
+
+/** Which pass of a two-pass reduction a kernel is: 1 folds `split` partials per output, 2 combines them. */
+export interface MslStage {
+  pass: 1 | 2;
+  split: number;
+}
+
+/** One launch of a kernel of the IR: the kernel whose bindings and source it runs, and its grid. */
+export interface MslPass {
+  kernel: Kernel;
+  /** Set for the passes of a two-pass reduction (`generateMsl` takes it). */
+  stage?: MslStage;
+  launch: MslLaunch;
+}
+
+/** The launches of one kernel of the IR, and the scratch buffer (of `size` elements) they share, if any. */
+export interface MslPasses {
+  passes: MslPass[];
+  scratch: { arg: number; dtype: DType; size: number } | null;
+}
+
+/**
+ * How a kernel runs: one launch, or for a long reduction with few outputs (`reductionSplit`) two.
+ * Pass 1 is the kernel (its prologue program included) writing partials to the scratch buffer bound
+ * as arg `scratchArg`, without its epilogue; pass 2 reduces the partials into the kernel's output
+ * and runs its epilogue.
+ */
+export function mslPasses(kernel: Kernel, options: MslOptions, scratchArg: number): MslPasses {
+  const single = (): MslPasses => ({ passes: [{ kernel, launch: mslLaunch(kernel, options) }], scratch: null });
+  if (kernel.kind !== 'reduce' && !(kernel.kind === 'elementwise' && kernel.reduce)) return single();
+  const l = kernelReductionLayout(kernel);
+  const split = reductionSplit(l);
+  if (split < 2) return single();
+  const partials = { arg: scratchArg, offset: 0 };
+  let pass1: Kernel;
+  let r: ReduceKernel | ElementwiseReduce;
+  if (kernel.kind === 'reduce') {
+    r = kernel;
+    const { epilogue: _, ...own } = kernel;
+    pass1 = { ...own, output: partials };
+  } else {
+    r = kernel.reduce as ElementwiseReduce;
+    const { epilogue: _, ...own } = r;
+    pass1 = { ...kernel, reduce: { ...own, output: partials } };
+  }
+  const epilogue = r.epilogue;
+  const pass2: ReduceKernel = {
+    kind: 'reduce',
+    op: r.op,
+    dtype: r.dtype,
+    shape: [l.outputs, split],
+    input: { arg: scratchArg, offset: 0, strides: [split, 1] },
+    axes: [1],
+    output: r.output,
+    ...(epilogue ? { epilogue } : {}),
+  };
+  return {
+    passes: [
+      { kernel: pass1, stage: { pass: 1, split }, launch: reductionLaunch({ ...l, outputs: l.outputs * split, lanes: GROUP_SIZE }, options) },
+      { kernel: pass2, stage: { pass: 2, split }, launch: mslLaunch(pass2, options) },
+    ],
+    scratch: { arg: scratchArg, dtype: r.dtype, size: l.outputs * split },
+  };
+}
+
+/** The launch of a generated kernel run in one pass (`options` as given to `generateMsl`; see `mslPasses`). */
 export function mslLaunch(kernel: Kernel, options: MslOptions = MSL_DEFAULTS): MslLaunch {
   if (kernel.kind === 'reduce' || (kernel.kind === 'elementwise' && kernel.reduce)) return reductionLaunch(kernelReductionLayout(kernel), options);
   if (kernel.kind === 'matmul') return { groups: matmulTiles(kernel), groupSize: GROUP_SIZE, simdWidth: 0, threadgroupMemory: [MATMUL_TILE_BYTES, MATMUL_TILE_BYTES] };

@@ -4,21 +4,23 @@
  * many threads cooperate on each output; each thread folds its share of the reduced extent, the
  * lanes of an output combine their partials (SIMD-group functions, or a tree in threadgroup memory),
  * and the one thread left holding the final value stores it and runs the kernel's epilogue on it.
+ * Pass 1 of a two-pass reduction (`mslPasses`) is the threadgroup form over interleaved slices of
+ * the extent, storing one partial per threadgroup; pass 2 is a plain reduction of the partials.
  */
 
 import { DType } from '../core/dtype';
 import { ElementwiseKernel, ElementwiseReduce, ReduceKernel } from './kernel';
 import { decompose, emitProgram, identity, indexExpr, indexVars, load, programViews, REDUCE_SCALAR_OP, REG_TYPE, signature, store } from './msl-emit';
 import { resultStore } from './msl-epilogue';
-import { accKind, COLUMN_LANES, GROUP_SIZE, kernelReductionLayout, MslOptions, reductionLaunch, ReductionLayout, SIMD_WIDTH, usesSimd } from './msl-launch';
+import { accKind, COLUMN_LANES, GROUP_SIZE, kernelReductionLayout, MslOptions, MslStage, reductionLaunch, ReductionLayout, SIMD_WIDTH, usesSimd } from './msl-launch';
 
-export function reduce(k: ReduceKernel, name: string, options: MslOptions): string {
+export function reduce(k: ReduceKernel, name: string, options: MslOptions, stage?: MslStage): string {
   if (k.dtype === 'bool' && (k.op === 'sum' || k.op === 'prod')) throw new Error(`generateMsl: reduce ${k.op} is not defined on bool`);
   return reduction(
     {
       name,
       kernel: k,
-      what: `reduce_${k.op} of [${k.shape.join(', ')}] over axes [${k.axes.join(', ')}]`,
+      what: stage?.pass === 2 ? `pass 2 of 2: reduce_${k.op} of the [${k.shape.join(', ')}] partials of pass 1` : `reduce_${k.op} of [${k.shape.join(', ')}] over axes [${k.axes.join(', ')}]`,
       op: k.op,
       dtype: k.dtype,
       offsets: [k.input.offset],
@@ -26,6 +28,7 @@ export function reduce(k: ReduceKernel, name: string, options: MslOptions): stri
       element: (_lines, index) => load('in0', index(0), k.dtype),
     },
     options,
+    stage,
   );
 }
 
@@ -33,7 +36,7 @@ export function reduce(k: ReduceKernel, name: string, options: MslOptions): stri
  * An elementwise program with a fused reduction: the program runs once at every element of the
  * shape (storing its outputs there), by whichever thread folds that element into its output.
  */
-export function elementwiseReduce(k: ElementwiseKernel, r: ElementwiseReduce, name: string, options: MslOptions): string {
+export function elementwiseReduce(k: ElementwiseKernel, r: ElementwiseReduce, name: string, options: MslOptions, stage?: MslStage): string {
   if (r.dtype === 'bool' && (r.op === 'sum' || r.op === 'prod')) throw new Error(`generateMsl: reduce ${r.op} is not defined on bool`);
   return reduction(
     {
@@ -53,6 +56,7 @@ export function elementwiseReduce(k: ElementwiseKernel, r: ElementwiseReduce, na
       },
     },
     options,
+    stage,
   );
 }
 
@@ -73,17 +77,26 @@ interface ReductionSource {
 /** Bools accumulate as uint 0/1 (`accKind`): max is or, min is and. */
 const accIdentity = (op: ReduceKernel['op'], t: DType): string => (t === 'bool' ? (op === 'min' ? '1u' : '0u') : identity(op, t));
 
-function reduction(src: ReductionSource, options: MslOptions): string {
+/**
+ * `stage` pass 1 (of a two-pass reduction, `mslPasses`): `split` threadgroups per output fold
+ * interleaved slices of its extent, and each stores its partial at [group] of the output, without
+ * the epilogue (pass 2, a plain reduction of the partials, runs it).
+ */
+function reduction(src: ReductionSource, options: MslOptions, stage?: MslStage): string {
   const { op, dtype, name } = src;
-  const l = kernelReductionLayout(src.kernel);
+  const split = stage?.pass === 1 ? stage.split : 0;
+  const one = kernelReductionLayout(src.kernel);
+  const l: ReductionLayout = split ? { ...one, lanes: GROUP_SIZE } : one;
   const simd = usesSimd(l, options);
   const T = REG_TYPE[accKind(dtype)];
-  const strategy =
-    l.lanes === 1
+  const combined = simd ? 'combined by SIMD-group functions' : 'combined by a tree in threadgroup memory';
+  const strategy = split
+    ? `pass 1 of 2: ${split} threadgroups (${GROUP_SIZE} threads) per output fold interleaved slices of its extent into ${split} partials, ${combined}`
+    : l.lanes === 1
       ? 'one thread per output'
       : l.lanes === COLUMN_LANES
         ? `columns: ${SIMD_WIDTH} neighbouring outputs per threadgroup, each folded by ${COLUMN_LANES} threads (one per SIMD-group), combined in threadgroup memory`
-        : `${l.lanes === SIMD_WIDTH ? 'one SIMD-group' : `one threadgroup (${GROUP_SIZE} threads)`} per output, ${simd ? 'combined by SIMD-group functions' : 'combined by a tree in threadgroup memory'}`;
+        : `${l.lanes === SIMD_WIDTH ? 'one SIMD-group' : `one threadgroup (${GROUP_SIZE} threads)`} per output, ${combined}`;
   const params =
     l.lanes === 1
       ? ['uint gid [[thread_position_in_grid]]']
@@ -107,8 +120,10 @@ function reduction(src: ReductionSource, options: MslOptions): string {
     const x = src.element(lines, index, pad);
     return dtype === 'bool' ? `uint(${x})` : x;
   };
-  // The final value x of output o: its store, then the epilogue (unpadded statements).
+  // The final value x of output o: its store, then the epilogue (unpadded statements); in pass 1
+  // the threadgroup's partial.
   const result = (o: string, x: string): string[] => {
+    if (split) return [`${src.output.name}[group] = ${store(x, dtype)};`];
     const at = src.output.offset === 0 ? o : `${src.output.offset} + ${o}`;
     return resultStore(src.kernel, dtype === 'bool' ? `bool(${x})` : x, o, `${src.output.name}[${at}] = ${store(x, dtype)};`, '');
   };
@@ -131,7 +146,8 @@ function reduction(src: ReductionSource, options: MslOptions): string {
   const perGroup = GROUP_SIZE / l.lanes;
   const column = l.lanes === COLUMN_LANES;
   const first = l.lanes === GROUP_SIZE ? 'tid' : column ? 'slice' : 'lane';
-  if (l.lanes === GROUP_SIZE) lines.push('  const uint o = group;');
+  if (split) lines.push(`  const uint o = group / ${split}u;`, `  const uint part = group % ${split}u;`);
+  else if (l.lanes === GROUP_SIZE) lines.push('  const uint o = group;');
   else if (column) lines.push(`  const uint o = group * ${perGroup}u + tid % ${perGroup}u;`, `  const uint slice = tid / ${perGroup}u;`);
   else if (simd) lines.push(`  const uint o = group * ${perGroup}u + sg;`, `  if (o >= ${l.outputs}u) return;  // the whole SIMD-group: no barrier follows`);
   else lines.push(`  const uint o = group * ${perGroup}u + tid / ${SIMD_WIDTH}u;`, `  const uint lane = tid % ${SIMD_WIDTH}u;`);
@@ -139,7 +155,8 @@ function reduction(src: ReductionSource, options: MslOptions): string {
   const extent = l.lanes !== GROUP_SIZE && !simd && l.outputs % perGroup !== 0 ? 'extent' : `${l.extent}u`;
   if (extent === 'extent') lines.push(`  const uint extent = o < ${l.outputs}u ? ${l.extent}u : 0u;`);
   lines.push(...decompose(l.kept.dims, oVars, 'o'), ...bases(), `  ${T} acc = ${accIdentity(op, dtype)};`);
-  lines.push(`  for (uint j = ${first}; j < ${extent}; j += ${l.lanes}u) {`, ...decompose(l.red.dims, jVars, 'j', '    '));
+  const start = split ? `part * ${GROUP_SIZE}u + tid` : first;
+  lines.push(`  for (uint j = ${start}; j < ${extent}; j += ${split ? split * GROUP_SIZE : l.lanes}u) {`, ...decompose(l.red.dims, jVars, 'j', '    '));
   lines.push(fold('    ', value('    ')), '  }');
   const guard = extent === 'extent' ? `o < ${l.outputs}u` : '';
   const partials = { op, kind: accKind(dtype), combine: `mg_${REDUCE_SCALAR_OP[op]}`, identity: accIdentity(op, dtype) };

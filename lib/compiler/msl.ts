@@ -4,7 +4,8 @@
  * bound inputs first, then outputs (`mslBindings`). Every kernel is launched as a 1-D grid of
  * 256-thread threadgroups (`mslLaunch`, msl-launch.ts): most run one thread per output element;
  * reductions (msl-reduce.ts) let a SIMD-group or a whole threadgroup cooperate on each output when
- * the reduced extent is long, and matmul (msl-matmul.ts) runs the hand-written tiled shader of
+ * the reduced extent is long (and split a long one with few outputs into two launches,
+ * `mslPasses`), and matmul (msl-matmul.ts) runs the hand-written tiled shader of
  * shaders/matmul.metal. A reduction's or matmul's epilogue runs inside it (msl-epilogue.ts). This
  * file holds the entry points and the kernels of one thread per element: elementwise, argreduce and
  * indexing. Element indices are 32-bit ints: buffers are limited to 2^31 elements.
@@ -15,12 +16,12 @@ import * as path from 'path';
 import { sizeOf } from '../core/shape';
 import { ArgReduceKernel, ElementwiseKernel, GatherKernel, Kernel, ScanKernel, ScatterKernel, SortKernel, View } from './kernel';
 import { BUF_TYPE, decompose, emitProgram, indexExpr, indexVars, load, MSL_MAX_BUFFERS, mslBindings, mslLiteral, programIndex, REDUCE_SCALAR_OP, REG_TYPE, signature } from './msl-emit';
-import { MSL_DEFAULTS, MslOptions } from './msl-launch';
+import { MSL_DEFAULTS, MslOptions, mslPasses, MslStage } from './msl-launch';
 import { matmul } from './msl-matmul';
 import { elementwiseReduce, reduce } from './msl-reduce';
 
 export { MSL_MAX_BUFFERS, MslBinding, mslBindings, mslLiteral } from './msl-emit';
-export { MSL_DEFAULTS, MslLaunch, mslLaunch, MslOptions } from './msl-launch';
+export { MSL_DEFAULTS, MslLaunch, mslLaunch, MslOptions, MslPass, MslPasses, mslPasses, MslStage } from './msl-launch';
 
 const shaderSources = new Map<string, string>();
 
@@ -47,23 +48,34 @@ export function mslOpsHeader(): string {
 
 /**
  * A self-contained MSL source for `newLibraryWithSource`: the ops header, the hand-written shader
- * the kernel calls (shaders/matmul.metal for a matmul), and the kernel function.
+ * the kernel calls (shaders/matmul.metal for a matmul), and the kernel function. `stage` names a
+ * pass of a two-pass reduction (`mslPasses`); without it the kernel runs in one pass.
  */
-export function generateMsl(kernel: Kernel, name: string, options: MslOptions = MSL_DEFAULTS): string {
+export function generateMsl(kernel: Kernel, name: string, options: MslOptions = MSL_DEFAULTS, stage?: MslStage): string {
   const shaders = kernel.kind === 'matmul' ? ['ops.h', 'matmul.metal'] : ['ops.h'];
-  return `${shaders.map(shaderSource).join('\n')}\n${generateMslKernel(kernel, name, options)}`;
+  return `${shaders.map(shaderSource).join('\n')}\n${generateMslKernel(kernel, name, options, stage)}`;
+}
+
+/**
+ * What `lower().kernels` shows of a kernel: `generateMsl`'s source, or for a two-pass reduction both
+ * passes' functions (`<name>_pass1`, `<name>_pass2`), each of which the device compiles on its own.
+ */
+export function mslListing(kernel: Kernel, name: string, options: MslOptions = MSL_DEFAULTS): string {
+  const { passes } = mslPasses(kernel, options, -1);
+  if (passes.length === 1) return generateMsl(kernel, name, options);
+  return [mslOpsHeader(), ...passes.map((p, i) => generateMslKernel(p.kernel, `${name}_pass${i + 1}`, options, p.stage))].join('\n');
 }
 
 /** Only the kernel function of `generateMsl` (it needs the shaders before it). */
-export function generateMslKernel(kernel: Kernel, name: string, options: MslOptions = MSL_DEFAULTS): string {
+export function generateMslKernel(kernel: Kernel, name: string, options: MslOptions = MSL_DEFAULTS, stage?: MslStage): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`generateMsl: the kernel name must be an identifier, received ${JSON.stringify(name)}`);
   const nbufs = mslBindings(kernel).length;
   if (nbufs > MSL_MAX_BUFFERS) throw new Error(`generateMsl: kernel ${name} takes ${nbufs} buffers; Metal binds at most ${MSL_MAX_BUFFERS}`);
   switch (kernel.kind) {
     case 'elementwise':
-      return kernel.reduce ? elementwiseReduce(kernel, kernel.reduce, name, options) : elementwise(kernel, name);
+      return kernel.reduce ? elementwiseReduce(kernel, kernel.reduce, name, options, stage) : elementwise(kernel, name);
     case 'reduce':
-      return reduce(kernel, name, options);
+      return reduce(kernel, name, options, stage);
     case 'argreduce':
       return argreduce(kernel, name);
     case 'matmul':

@@ -18,7 +18,7 @@ import { HostRun } from '../primitives/types';
 import { cse } from './cse';
 import { dceClosed } from './dce';
 import { fuse, FusionOptions } from './fusion';
-import { generateMsl } from './msl';
+import { mslListing } from './msl';
 import { simplify } from './simplify';
 import { Kernel, kernelArgs, remapKernel } from './kernel';
 
@@ -87,7 +87,7 @@ function kernelInfo(kernel: Kernel, name: string, ops: string[]): KernelInfo {
     inputs: new Set(reads).size,
     outputs: new Set(writes).size,
     get msl() {
-      return (msl ??= generateMsl(kernel, name));
+      return (msl ??= mslListing(kernel, name));
     },
   };
 }

@@ -16,7 +16,7 @@ import { allocate, DType, TypedArray } from '../../lib/core/dtype';
 import { Atom, ClosedJaxpr } from '../../lib/ir/jaxpr';
 import { fuse } from '../../lib/compiler/fusion';
 import { epilogueOf, Kernel } from '../../lib/compiler/kernel';
-import { generateMsl, mslBindings, mslLaunch, MslLaunch, MslOptions } from '../../lib/compiler/msl';
+import { generateMsl, MSL_DEFAULTS, mslBindings, MslLaunch, MslOptions, mslPasses } from '../../lib/compiler/msl';
 import { encodeProgram } from '../../lib/backend/encode';
 import { native } from '../../lib/backend/native';
 import { primitiveDef } from '../../lib/primitives';
@@ -196,6 +196,9 @@ export function dispatchCall(source: string, name: string, launch: MslLaunch, bu
   return `mgemu::dispatch(${launch.groups}u, ${launch.groupSize}u, ${isCooperative(source)}, ${memory}, [&](const mgemu::Thread& t, char** tg) { ${call}; });`;
 }
 
+/** The arg that stands for a two-pass reduction's scratch buffer (no case buffer has it). */
+const SCRATCH_ARG = -1;
+
 /** The generated part of the translation unit: the kernels and a table that runs each case. */
 export function translationUnit(cases: Case[]): string {
   const names = new Set(cases.map((c) => c.name));
@@ -206,13 +209,20 @@ export function translationUnit(cases: Case[]): string {
     const calls: string[] = [];
     c.kernels.forEach((k, ki) => {
       if (k.kind === 'alias') throw new Error(`${c.name}: alias kernels have no MSL`);
-      const name = `${c.name}_k${ki}`;
-      const source = generateMsl(k, name, c.options);
-      parts.push(source);
-      const bindings = mslBindings(k);
-      // The grid is whole threadgroups, so threads past the last element run too: the kernel's
-      // bounds checks must make them do nothing.
-      calls.push(`  ${dispatchCall(source, name, mslLaunch(k, c.options), (i) => `b[${bindings[i].arg}]`)}`);
+      // A two-pass reduction's partials live in a local scratch buffer, poisoned (NaN, -1, 255) so
+      // that a partial pass 1 fails to write shows in the result.
+      const { passes, scratch } = mslPasses(k, c.options ?? MSL_DEFAULTS, SCRATCH_ARG);
+      if (scratch) calls.push(`  std::vector<char> scratch${ki}(${scratch.size * (scratch.dtype === 'bool' ? 1 : 4)}, char(0xff));`);
+      passes.forEach((pass, pi) => {
+        const name = `${c.name}_k${ki}${passes.length > 1 ? `_pass${pi + 1}` : ''}`;
+        const source = generateMsl(pass.kernel, name, c.options, pass.stage);
+        parts.push(source);
+        const bindings = mslBindings(pass.kernel);
+        const buffer = (i: number): string => (bindings[i].arg === SCRATCH_ARG ? `scratch${ki}.data()` : `b[${bindings[i].arg}]`);
+        // The grid is whole threadgroups, so threads past the last element run too: the kernel's
+        // bounds checks must make them do nothing.
+        calls.push(`  ${dispatchCall(source, name, pass.launch, buffer)}`);
+      });
     });
     parts.push(`static void run_case_${ci}(char** b) {`, ...calls, '}', '');
     const bytes = c.bufs.map((a) => a.size * (a.dtype === 'bool' ? 1 : 4));
