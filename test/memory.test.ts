@@ -6,6 +6,7 @@
 import * as v8 from 'v8';
 import * as vm from 'vm';
 import { clearCache, grad, hostMemory, jit, NDArray, numpy as np, setCacheLimit } from 'metalgrad';
+import { setOutputAllocatorForTests } from '../lib/backend/cpu';
 
 /**
  * A real garbage collector call: `--expose-gc` set at run time, `gc` taken from a fresh context.
@@ -156,5 +157,23 @@ describe('memory', () => {
     expect(() => setCacheLimit(-1)).toThrow('setCacheLimit: argument `bytes` must be a non-negative integer, received -1');
     expect(() => setCacheLimit(1.5)).toThrow(RangeError);
     expect(() => setCacheLimit('1' as unknown as number)).toThrow('setCacheLimit: argument `bytes` must be a non-negative integer, received');
+  });
+});
+
+describe('test setup', () => {
+  test('every suite runs with CPU outputs pre-filled with garbage (test/setup-poisoned-outputs.ts)', () => {
+    const current = setOutputAllocatorForTests(() => {
+      throw new Error('unused');
+    });
+    setOutputAllocatorForTests(current);
+    const f32 = current('float32', 5);
+    expect(Array.from(f32).every(Number.isNaN)).toBe(true);
+    expect(Array.from(current('bool', 3))).toEqual([7, 7, 7]);
+    // And large outputs come from the recycled pool, poisoned the same way.
+    const active = hostMemory().active;
+    const big = current('int32', 1 << 18);
+    expect(hostMemory().active).toBeGreaterThanOrEqual(active + (1 << 20));
+    expect(big[0]).toBe(-123456789);
+    expect(big[big.length - 1]).toBe(-123456789);
   });
 });
