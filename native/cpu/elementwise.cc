@@ -137,7 +137,7 @@ struct StepContext {
 };
 
 // An output at least this large is written with non-temporal stores: it cannot stay in cache for
-// its consumer anyway, and ordinary stores would first read every line from memory (a third more
+// its consumer anyway, and ordinary stores would first read every line from memory (half again as much
 // traffic for a read-one-write-one chain).
 constexpr int64_t kStreamBytes = int64_t{16} << 20;
 // In-place inputs are prefetched this many tiles ahead.
