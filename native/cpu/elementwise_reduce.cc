@@ -223,17 +223,17 @@ class Worker {
     }
   }
 
-  // Blocks [b0, b1) in columns order: block b is kTile outputs of kept row b / nblocks along the
-  // innermost kept dim, folded with every reduced index as one run.
-  void columns(int64_t b0, int64_t b1, int64_t nblocks, const Part& all_red) {
+  // Blocks [b0, b1) in columns order: block b is `width` (<= kTile) outputs of kept row b / nblocks
+  // along the innermost kept dim, folded with every reduced index as one run.
+  void columns(int64_t b0, int64_t b1, int64_t nblocks, int64_t width, const Part& all_red) {
     const Part& kept = l_.kept;
     const int kin = kept.ndim - 1;
     for (int op = 0; op < nall_; ++op) step_[op] = kept.strides[op][kin];
     const auto* vals = reinterpret_cast<const typename F::T*>(reg(l_.st.reg));
     auto* acc = reinterpret_cast<typename F::A*>(reg(l_.ew.nregs));
     for (int64_t b = b0; b < b1; ++b) {
-      const int64_t row = b / nblocks, k = (b % nblocks) * kTile;
-      const int64_t n = std::min(kTile, kept.dims[kin] - k);
+      const int64_t row = b / nblocks, k = (b % nblocks) * width;
+      const int64_t n = std::min(width, kept.dims[kin] - k);
       kept_offsets(row, kin);
       for (int op = 0; op < nall_; ++op) off_[op] += k * step_[op];
       std::fill(acc, acc + n, F::identity());
@@ -299,7 +299,11 @@ void run_folded(const Layout& l, const double* consts) {
   const int kin = l.kept.ndim - 1;
   int64_t rows = 1;
   for (int d = 0; d < kin; ++d) rows *= l.kept.dims[d];
-  const int64_t nblocks = (l.kept.dims[kin] + kTile - 1) / kTile;
+  // Narrower blocks when whole tiles would leave threads idle (a bias gradient: [128, 512] summed
+  // over rows is one tile); each output is still folded over every reduced index in order.
+  int64_t width = kTile;
+  while (width > 128 && rows * ((l.kept.dims[kin] + width - 1) / width) < tasks_wanted) width /= 2;
+  const int64_t nblocks = (l.kept.dims[kin] + width - 1) / width;
   const int64_t blocks = rows * nblocks;
   // Every reduced index, the innermost reduced dim included, is one run of a block: walk the
   // reduced dims as the outer dims of a part whose last dim is a single step.
@@ -309,7 +313,7 @@ void run_folded(const Layout& l, const double* consts) {
   ++all_red.ndim;
   const int64_t per = std::max<int64_t>(1, (blocks + tasks_wanted - 1) / tasks_wanted);
   parallel_for((blocks + per - 1) / per, cost, [&](int64_t t) {
-    Worker<F>(l, consts).columns(t * per, std::min(blocks, (t + 1) * per), nblocks, all_red);
+    Worker<F>(l, consts).columns(t * per, std::min(blocks, (t + 1) * per), nblocks, width, all_red);
   });
 }
 
