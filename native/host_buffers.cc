@@ -101,7 +101,6 @@ Napi::Value buffer_with_deleter(Napi::Env env, void* data, size_t bytes, BufferD
 }
 
 void add_host_buffer_exports(Napi::Env env, Napi::Object exports) {
-  exports.Set("hostBuffersPooled", Napi::Boolean::New(env, kPooled));
   if (kPooled) exports.Set("allocateHost", Napi::Function::New(env, AllocateHost, "allocateHost"));
   exports.Set("bufferCache", Napi::Function::New(env, BufferCache, "bufferCache"));
   exports.Set("setBufferCacheLimit", Napi::Function::New(env, SetBufferCacheLimit, "setBufferCacheLimit"));
