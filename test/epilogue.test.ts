@@ -94,7 +94,7 @@ describe('reduction epilogues', () => {
       return [s, np.sqrt(np.abs(s)), np.greater(s, 0)];
     };
     const ks = kernelsOf(keep, x);
-    expect(ks.map((k) => k.ops)).toEqual([['reduce_sum', 'abs', 'sqrt', 'gt']]);
+    expect(ks.map((k) => k.ops)).toEqual([['reduce_sum', 'abs', 'gt', 'sqrt']]);
     expect(ks[0].outputs).toBe(3);
     expectSameAsUnfused(keep, [x]);
     // Only a bool comes out: the sum goes to a buffer of its own.
@@ -201,6 +201,22 @@ describe('matmul epilogues', () => {
     const fusedKernels = jit(g).lower(...(args as [MgArray, MgArray, MgArray, MgArray, MgArray])).kernels.length;
     const plainKernels = jit(g, { fusion: { epilogues: false } }).lower(...(args as [MgArray, MgArray, MgArray, MgArray, MgArray])).kernels.length;
     expect(fusedKernels).toBeLessThan(plainKernels);
+  });
+});
+
+describe('scheduling for epilogues', () => {
+  test('an SGD update joins the GEMM and the reduction that compute its gradients', () => {
+    const lr = 0.1;
+    const step = (wt: MgArray, bias: MgArray, a: MgArray) => {
+      const [gw, gb] = grad((p: MgArray, q: MgArray) => np.sum(nn.relu(dense(a, p, q))), { argnums: [0, 1] })(wt, bias) as MgArray[];
+      // The updates come last in the traced program; the scheduler brings them next to their gradients.
+      return [np.subtract(wt, np.multiply(gw, lr)), np.subtract(bias, np.multiply(gb, lr))];
+    };
+    const ops = kernelsOf(step as Fn, w, b, x).map((k) => k.ops.join(','));
+    expect(ops.some((o) => /^dot_general,.*mul,sub$/.test(o))).toBe(true);
+    expect(ops.some((o) => /reduce_sum,.*mul,sub$/.test(o))).toBe(true);
+    expect(ops.filter((o) => o === 'mul,sub')).toEqual([]);
+    expectSameAsUnfused(step as Fn, [w, b, x], 1e-6);
   });
 });
 

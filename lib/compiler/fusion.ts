@@ -266,21 +266,51 @@ export function allocateRegisters(k: ElementwiseKernel): ElementwiseKernel {
  */
 function scheduleForFusion(eqns: Eqn[], kernels: (ElementwiseKernel | null)[]): number[] {
   const producer = new Map<Var, number>();
-  eqns.forEach((e, i) => e.outs.forEach((v) => producer.set(v, i)));
-  const delayed = new Set<number>();
+  const consumers = new Map<Var, number[]>();
+  eqns.forEach((e, i) => {
+    e.outs.forEach((v) => producer.set(v, i));
+    for (const a of e.inputs) if (a instanceof Var) consumers.set(a, [...(consumers.get(a) ?? []), i]);
+  });
+  const delayed = new Set<number>(eqns.flatMap((_, i) => (kernels[i] ? [i] : [])));
+  const emitted = new Set<number>();
   const order: number[] = [];
+  const push = (i: number): void => {
+    order.push(i);
+    emitted.add(i);
+  };
   const emit = (i: number): void => {
     if (!delayed.delete(i)) return;
     for (const a of eqns[i].inputs) if (a instanceof Var && producer.has(a)) emit(producer.get(a) as number);
-    order.push(i);
+    push(i);
+  };
+  // Whether every input of an equation has been emitted (or is not computed here).
+  const ready = (i: number): boolean =>
+    eqns[i].inputs.every((a) => !(a instanceof Var) || !producer.has(a) || emitted.has(producer.get(a) as number));
+  // Whether equation j computes a scalar op reading `v` element for element (not a layout change
+  // such as a transpose, which fuses better into its own consumer as a strided load).
+  const elementwiseOn = (j: number, v: Var): boolean =>
+    primitiveDef(eqns[j].prim).scalarOp !== undefined && eqns[j].outs.every((o) => shapesEqual(o.aval.shape, v.aval.shape));
+  // After a step that can take an epilogue (a matmul or a reduction), its delayed elementwise
+  // consumers (and theirs) whose inputs are all emitted already are emitted at once, so they can
+  // become its epilogue: an SGD update `w - lr * g` joins the GEMM that computes g instead of
+  // reading g back. Consumers still waiting for other delayed equations (a transpose that fuses into
+  // them as a strided load) stay where they were.
+  const pullConsumers = (i: number): void => {
+    const work = [...eqns[i].outs];
+    while (work.length > 0) {
+      const v = work.shift() as Var;
+      for (const j of consumers.get(v) ?? []) {
+        if (!delayed.has(j) || !elementwiseOn(j, v) || !ready(j)) continue;
+        emit(j);
+        work.push(...eqns[j].outs);
+      }
+    }
   };
   eqns.forEach((e, i) => {
-    if (kernels[i]) {
-      delayed.add(i);
-      return;
-    }
+    if (kernels[i]) return;
     for (const a of e.inputs) if (a instanceof Var && producer.has(a)) emit(producer.get(a) as number);
-    order.push(i);
+    push(i);
+    if (eqnHead(e)) pullConsumers(i);
   });
   for (const i of [...delayed].sort((a, b) => a - b)) emit(i);
   return order;
