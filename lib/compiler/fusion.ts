@@ -269,7 +269,12 @@ function scheduleForFusion(eqns: Eqn[], kernels: (ElementwiseKernel | null)[]): 
   const consumers = new Map<Var, number[]>();
   eqns.forEach((e, i) => {
     e.outs.forEach((v) => producer.set(v, i));
-    for (const a of e.inputs) if (a instanceof Var) consumers.set(a, [...(consumers.get(a) ?? []), i]);
+    for (const a of e.inputs) {
+      if (!(a instanceof Var)) continue;
+      const list = consumers.get(a);
+      if (list) list.push(i);
+      else consumers.set(a, [i]);
+    }
   });
   const delayed = new Set<number>(eqns.flatMap((_, i) => (kernels[i] ? [i] : [])));
   const emitted = new Set<number>();
