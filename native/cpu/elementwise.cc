@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "executors.h"
+#include "jit.h"
 #include "kernels.h"
 #include "layout.h"
 #include "threadpool.h"
@@ -143,8 +144,73 @@ constexpr int64_t kStreamBytes = int64_t{16} << 20;
 // In-place inputs are prefetched this many tiles ahead.
 constexpr int64_t kPrefetchTiles = 8;
 
-// Runs elements [start, end) of a step with its own register tiles and walker.
+// Shortest innermost run worth a JIT call when a step has several dims (the tile interpreter
+// batches short runs into one tile; the JIT takes one call per run).
+constexpr int64_t kJitMinRun = 64;
+
+// The step's JIT kernel for this layout (compiled on first use), or nullptr where the interpreter
+// runs it: the JIT is off, an operand is strided along the innermost dim, or the step has something
+// the JIT does not compile. (Runs of one element read every operand as contiguous.)
+std::shared_ptr<const JitKernel> jit_kernel(const StepContext& ctx) {
+  const ElementwiseStep& step = ctx.step;
+  const CollapsedLayout& layout = ctx.layout;
+  const int nin = static_cast<int>(step.inputs.size());
+  const int nops = nin + static_cast<int>(step.outputs.size());
+  const int inner = layout.ndim - 1;
+  if (!jit_enabled() || nops > kJitMaxOperands || (layout.ndim > 1 && layout.dims[inner] < kJitMinRun)) return nullptr;
+  uint64_t signature = 0;
+  for (int op = 0; op < nops && layout.dims[inner] > 1; ++op) {
+    const int64_t stride = layout.stride(op, inner);
+    if (stride == 0) signature |= uint64_t{1} << op;
+    else if (stride != 1) return nullptr;
+  }
+  // Non-temporal stores need 64-byte alignment: one run per range, and ranges start at whole tiles.
+  for (size_t o = 0; o < step.outputs.size() && layout.ndim == 1; ++o) {
+    if ((ctx.streamed >> o & 1) && reinterpret_cast<uintptr_t>(ctx.bases[nin + o]) % 64 == 0) signature |= uint64_t{1} << (32 + o);
+  }
+  std::shared_ptr<const JitKernel> k = std::atomic_load(&step.jit);
+  if (!k || k->signature() != signature) {
+    k = jit_compile(step, ctx.consts, signature);
+    std::atomic_store(&step.jit, k);
+  }
+  return k->compiled() ? k : nullptr;
+}
+
+// Runs [start, end) with the JIT kernel, run by run; returns where it stopped: `end`, or the start of
+// a run whose outputs overlap an input (other than exactly, element for element) or each other,
+// which the interpreter then takes (it stages such tiles through registers).
+int64_t run_jit_range(const StepContext& ctx, const JitKernel& kernel, int64_t start, int64_t end) {
+  const ElementwiseStep& step = ctx.step;
+  const int nin = static_cast<int>(step.inputs.size());
+  const int nops = nin + static_cast<int>(step.outputs.size());
+  const uint64_t broadcast = kernel.signature() & 0xffffffffu;
+  std::array<char*, kJitMaxOperands> ptrs{};
+  RowWalker walker(ctx.layout, start);
+  while (start < end) {
+    const int64_t len = std::min(walker.inner_remaining(), end - start);
+    for (int op = 0; op < nops; ++op) ptrs[op] = ctx.bases[op] + walker.offset(op) * 4;
+    auto span_end = [&](int op) { return ptrs[op] + ((broadcast >> op & 1) ? 4 : len * 4); };
+    for (int o = nin; o < nops; ++o) {
+      for (int op = 0; op < nops; ++op) {
+        if (op == o || (op < nin && ptrs[op] == ptrs[o] && !(broadcast >> op & 1))) continue;
+        if (ptrs[op] < span_end(o) && ptrs[o] < span_end(op)) return start;
+      }
+    }
+    kernel.run(ptrs.data(), len);
+    walker.advance(len);
+    start += len;
+  }
+  return start;
+}
+
+// Runs elements [start, end) of a step: with its JIT kernel where it has one, else with its own
+// register tiles and walker.
 void run_range(const StepContext& ctx, int64_t start, int64_t end) {
+  if (std::shared_ptr<const JitKernel> k = jit_kernel(ctx)) {
+    start = run_jit_range(ctx, *k, start, end);
+    if (k->signature() >> 32 != 0) stream_fence();
+    if (start >= end) return;
+  }
   const ElementwiseStep& step = ctx.step;
   const CollapsedLayout& layout = ctx.layout;
   const std::vector<char*>& bases = ctx.bases;

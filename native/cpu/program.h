@@ -55,6 +55,7 @@ struct ElementwiseOutput {
 };
 
 struct ProtoInstr;
+class JitKernel;
 
 struct ElementwiseStep {
   Shape shape;
@@ -65,6 +66,8 @@ struct ElementwiseStep {
   // The instructions with their kernels chosen (tiles.h), computed on first run and shared by every
   // later run and thread (read and written with std::atomic_load/atomic_store).
   mutable std::shared_ptr<const std::vector<ProtoInstr>> protos;
+  // The step as machine code (jit.h) for the operand layout it last ran with, compiled on first run.
+  mutable std::shared_ptr<const JitKernel> jit;
 };
 
 enum class ReduceOp : int32_t { sum = 0, prod = 1, max = 2, min = 3 };
