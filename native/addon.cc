@@ -9,6 +9,7 @@
 
 #include "engine.h"
 #include "host_buffers.h"
+#include "jit.h"
 #include "threadpool.h"
 #include "vecmath.h"
 #ifdef METALGRAD_METAL
@@ -206,7 +207,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("scalarOps", Napi::Function::New(env, ScalarOps, "scalarOps"));
   exports.Set("abiVersion", Napi::Number::New(env, metalgrad::cpu::kAbiVersion));
   metalgrad::add_host_buffer_exports(env, exports);
-  exports.Set("cpuFeatures", Napi::String::New(env, metalgrad::cpu::vecmath::cpu_features()));
+  const std::string jit = metalgrad::cpu::jit_enabled() ? "; jit: avx512" : "; jit: off";
+  exports.Set("cpuFeatures", Napi::String::New(env, metalgrad::cpu::vecmath::cpu_features() + jit));
 #ifdef METALGRAD_METAL
   exports.Set("metal", metalgrad::metal::Exports(env));
 #endif

@@ -15,6 +15,13 @@ describe('cpuFeatures', () => {
     expect(supported[0]).toBe('generic');
     expect(supported).toContain(m![1]);
   });
+
+  it('says whether fused elementwise kernels run as machine code', () => {
+    const report = cpuFeatures();
+    const jitPossible = process.platform === 'linux' && process.arch === 'x64' && report.startsWith('avx512 ');
+    const want = jitPossible && process.env.METALGRAD_JIT !== '0' ? 'avx512' : 'off';
+    expect(report.endsWith(`; jit: ${want}`)).toBe(true);
+  });
 });
 
 describe('fused chain with constant operands', () => {

@@ -63,7 +63,9 @@ export function native(): NativeAddon {
 
 /**
  * The instruction set metalgrad's CPU kernels chose at load time (best supported, or `METALGRAD_ISA`),
- * followed by the supported ones, e.g. `avx2 (supported: generic sse2 avx2)`.
+ * followed by the supported ones and whether fused elementwise kernels run as generated machine code
+ * (x86-64 Linux with AVX-512; `METALGRAD_JIT=0` turns it off), e.g.
+ * `avx2 (supported: generic sse2 avx2); jit: off`.
  */
 export function cpuFeatures(): string {
   return native().cpuFeatures;

@@ -63,9 +63,9 @@ namespace {
 
 using namespace x86;
 
-// zmm0-27 hold program values; 28-31 are scratch inside one op. k1 is the tail mask, k2-k3 scratch.
-constexpr int kValueRegs = 28;
-constexpr int kS0 = 28, kS1 = 29, kS2 = 30, kS3 = 31;
+// zmm0-25 hold program values; 26-31 are scratch inside one op. k1 is the tail mask, k2-k3 scratch.
+constexpr int kValueRegs = 26;
+constexpr int kS0 = 26, kS1 = 27, kS2 = 28, kS3 = 29, kS4 = 30, kS5 = 31;
 constexpr int kTailMask = 1, kK2 = 2, kK3 = 3;
 constexpr int kLanes = 16;
 // Pointer registers of the operands, in order; rax is the element index, rcx and rdx scratch.
@@ -101,6 +101,7 @@ bool jit_op(const Instr& in) {
       return f32 || in.kind == DType::boolean;
     case ScalarOp::neg: case ScalarOp::abs: case ScalarOp::sign: case ScalarOp::sqrt:
     case ScalarOp::floor: case ScalarOp::ceil: case ScalarOp::exp: case ScalarOp::tanh:
+    case ScalarOp::expm1: case ScalarOp::log: case ScalarOp::log1p: case ScalarOp::erf:
     case ScalarOp::add: case ScalarOp::sub: case ScalarOp::mul: case ScalarOp::div:
     case ScalarOp::max: case ScalarOp::min:
     case ScalarOp::lt: case ScalarOp::le: case ScalarOp::gt: case ScalarOp::ge:
@@ -254,7 +255,11 @@ class OpEmitter {
         a_.vptestmd(kK2, x, x);
         return a_.vblendmps(d, kK2, in.c, y);
       case ScalarOp::exp: return exp(d, x);
+      case ScalarOp::expm1: return expm1(d, x);
+      case ScalarOp::log: return log(d, x);
+      case ScalarOp::log1p: return log1p(d, x);
       case ScalarOp::tanh: return tanh(d, x);
+      case ScalarOp::erf: return erf(d, x);
       default: return;  // allocate() admits only the ops above
     }
   }
@@ -314,18 +319,131 @@ class OpEmitter {
     a_.ps(0x59, kS3, kS0, kS0);     // r * r
     a_.fma(0xA8, kS3, kS2, kS0);    // p = r*r * P(r) + r
     a_.ps(0x58, kS3, kS3, pool_.f32(1.0f));
-    // scale2(p, n): p * 2^(n/2) * 2^(n - n/2)
-    a_.vcvtps2dq(kS1, kS1);
-    a_.vpsrad(kS2, kS1, 1);
-    pow2i(kS0, kS2);
-    a_.ps(0x59, kS3, kS3, kS0);
-    a_.pd66(0xFA, kS1, kS1, kS2);   // vpsubd: n - n/2
-    pow2i(kS1, kS1);
-    a_.ps(0x59, kS3, kS3, kS1);
-    // NaN: x + x
+    a_.vcvtps2dq(kS2, kS1);
+    scale2(kS3, kS2);
+    nan_passes(d, x, kS3);
+  }
+  // d = isnan(x) ? x + x : res (the last step of most math functions).
+  void nan_passes(int d, int x, int res) {
     a_.vcmpps(kK2, x, x, kUnordQ);
     a_.ps(0x58, kS0, x, x);
-    a_.vblendmps(d, kK2, kS3, kS0);
+    a_.vblendmps(d, kK2, res, kS0);
+  }
+  // p * 2^n for integer lanes n (vecmath's scale2), in p; n and kS0 are clobbered.
+  void scale2(int p, int n) {
+    a_.vpsrad(kS0, n, 1);
+    pow2i(kS1, kS0);
+    a_.ps(0x59, p, p, kS1);
+    a_.pd66(0xFA, n, n, kS0);
+    pow2i(n, n);
+    a_.ps(0x59, p, p, n);
+  }
+  // vecmath's vexpm1.
+  void expm1(int d, int x) {
+    a_.ps(0x5F, kS0, x, pool_.f32(-18.0f));
+    a_.ps(0x5D, kS0, kS0, pool_.f32(89.0f));
+    a_.vcmpps(kK3, kS0, pool_.f32(18.0f), kGtOq);  // the 2^n expm1(r) + (2^n - 1) form loses above 18
+    exp_reduce();
+    horner(kS2, kS0, vecmath::kExpm1P);
+    a_.ps(0x59, kS3, kS0, kS0);
+    a_.fma(0xA8, kS3, kS2, kS0);    // q = expm1(r)
+    a_.vcvtps2dq(kS4, kS1);         // n as integers
+    a_.ps(0x5D, kS2, kS1, pool_.f32(127.0f));
+    a_.vcvtps2dq(kS2, kS2);
+    pow2i(kS2, kS2);                // t = 2^min(n, 127)
+    a_.ps(0x5C, kS5, kS2, pool_.f32(1.0f));
+    a_.fma(0xB8, kS5, kS2, kS3);    // small = t * q + (t - 1)
+    a_.ps(0x58, kS3, kS3, pool_.f32(1.0f));
+    scale2(kS3, kS4);               // big = (q + 1) 2^n
+    a_.vblendmps(kS5, kK3, kS5, kS3);
+    a_.pd66(0xDB, kS0, x, pool_.u32(0x7fffffffu));
+    a_.vcmpps(kK2, kS0, pool_.f32(0x1p-25f), kLtOq);
+    a_.vmovaps(kS5, x, kK2);        // tiny x (and signed zero): x
+    nan_passes(d, x, kS5);
+  }
+  // vecmath's log_core: log(u) for positive finite u, into kS3 (u is read first; kS0-kS3 clobbered).
+  void log_core(int u) {
+    a_.vcmpps(kK2, u, pool_.f32(0x1p-126f), kLtOq);
+    a_.ps(0x59, kS0, u, pool_.f32(0x1p23f));
+    a_.vblendmps(kS0, kK2, u, kS0);          // subnormals scaled into the normal range
+    a_.vpsrld(kS1, kS0, 23);
+    a_.pd66(0xFA, kS1, kS1, pool_.u32(127));
+    a_.vcvtdq2ps(kS1, kS1);                  // e
+    a_.ps(0x5C, kS1, kS1, pool_.f32(23.0f), kK2);
+    a_.pd66(0xDB, kS2, kS0, pool_.u32(0x007fffffu));
+    a_.pd66(0xEB, kS2, kS2, pool_.u32(0x3f800000u));  // m in [1, 2)
+    a_.vcmpps(kK3, kS2, pool_.f32(1.41421356f), kGtOq);
+    a_.ps(0x59, kS2, kS2, pool_.f32(0.5f), kK3);
+    a_.ps(0x58, kS1, kS1, pool_.f32(1.0f), kK3);
+    a_.ps(0x5C, kS2, kS2, pool_.f32(1.0f));  // f = m - 1
+    horner(kS0, kS2, vecmath::kLogQ);
+    a_.ps(0x59, kS3, kS2, kS2);
+    a_.fma(0xA8, kS3, kS0, kS2);             // y = f*f Q(f) + f
+    a_.fma(0xB8, kS3, kS1, pool_.f32(vecmath::kLn2Lo));
+    a_.fma(0xB8, kS3, kS1, pool_.f32(vecmath::kLn2Hi));
+  }
+  // vecmath's vlog.
+  void log(int d, int x) {
+    log_core(x);
+    a_.vcmpps(kK2, x, pool_.f32(0.0f), kLtOq);
+    a_.vbroadcastss(kS3, pool_.u32(0x7fc00000u), kK2);
+    a_.vcmpps(kK2, x, pool_.f32(0.0f), kEqOq);
+    a_.vbroadcastss(kS3, pool_.u32(0xff800000u), kK2);
+    a_.vcmpps(kK2, x, pool_.u32(0x7f800000u), kEqOq);
+    a_.vmovaps(kS3, x, kK2);
+    nan_passes(d, x, kS3);
+  }
+  // vecmath's vlog1p: log(u) + c/u with u = 1 + x and c the rounding error of that sum.
+  void log1p(int d, int x) {
+    a_.ps(0x58, kS4, x, pool_.f32(1.0f));
+    a_.vbroadcastss(kS5, pool_.f32(1.0f));
+    a_.ps(0x5C, kS5, kS5, kS4);
+    a_.ps(0x58, kS5, kS5, x);                // (1 - u) + x
+    a_.ps(0x5C, kS0, x, kS4);
+    a_.ps(0x58, kS0, kS0, pool_.f32(1.0f));  // (x - u) + 1
+    a_.pd66(0xDB, kS1, x, pool_.u32(0x7fffffffu));
+    a_.vcmpps(kK2, kS1, pool_.f32(1.0f), kLtOq);
+    a_.vblendmps(kS5, kK2, kS0, kS5);        // c
+    log_core(kS4);
+    a_.ps(0x5E, kS5, kS5, kS4);
+    a_.ps(0x58, kS3, kS3, kS5);
+    a_.pd66(0xDB, kS0, x, pool_.u32(0x7fffffffu));
+    a_.vcmpps(kK2, kS0, pool_.f32(0x1p-24f), kLtOq);
+    a_.vmovaps(kS3, x, kK2);
+    a_.vcmpps(kK2, x, pool_.f32(-1.0f), kLtOq);
+    a_.vbroadcastss(kS3, pool_.u32(0x7fc00000u), kK2);
+    a_.vcmpps(kK2, x, pool_.f32(-1.0f), kEqOq);
+    a_.vbroadcastss(kS3, pool_.u32(0xff800000u), kK2);
+    a_.vcmpps(kK2, x, pool_.u32(0x7f800000u), kEqOq);
+    a_.vmovaps(kS3, x, kK2);
+    nan_passes(d, x, kS3);
+  }
+  // vecmath's verf: a polynomial below 1.125, 1 - exp(L(a)) above, 1 from 3.93.
+  void erf(int d, int x) {
+    a_.pd66(0xDB, kS5, x, pool_.u32(0x7fffffffu));     // a
+    a_.vcmpps(kK2, kS5, pool_.f32(vecmath::kErfSplit), kLtOq);
+    a_.vcmpps(kK3, kS5, pool_.f32(3.93f), kGeOq);
+    a_.ps(0x59, kS1, kS5, kS5);
+    horner(kS2, kS1, vecmath::kErfQ);
+    a_.fma(0xA8, kS2, kS5, kS5);                        // small = a Q(a^2) + a
+    a_.ps(0x5D, kS1, kS5, pool_.f32(3.93f));
+    a_.ps(0x5C, kS1, kS1, pool_.f32(vecmath::kErfcCenter));
+    horner(kS0, kS1, vecmath::kErfcL);                  // l = log(erfc(a))
+    exp_reduce();
+    horner(kS3, kS0, vecmath::kExpP);
+    a_.ps(0x59, kS4, kS0, kS0);
+    a_.fma(0xA8, kS4, kS3, kS0);
+    a_.ps(0x58, kS4, kS4, pool_.f32(1.0f));
+    a_.vcvtps2dq(kS1, kS1);
+    pow2i(kS1, kS1);
+    a_.ps(0x59, kS4, kS4, kS1);                         // exp(l)
+    a_.vbroadcastss(kS3, pool_.f32(1.0f));
+    a_.ps(0x5C, kS3, kS3, kS4);                         // large = 1 - exp(l)
+    a_.vblendmps(kS3, kK2, kS3, kS2);
+    a_.vbroadcastss(kS3, pool_.f32(1.0f), kK3);
+    a_.pd66(0xDB, kS0, x, pool_.u32(0x80000000u));
+    a_.pd66(0xEB, kS3, kS3, kS0);
+    nan_passes(d, x, kS3);
   }
   // vecmath's vtanh: e = expm1(2 min(|x|, 9.1)), tanh = e / (e + 2) with x's sign.
   void tanh(int d, int x) {

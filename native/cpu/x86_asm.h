@@ -111,7 +111,8 @@ class Assembler {
 
   // Two-source arithmetic: dst = src1 op src2 (src2 a register or a broadcast pool constant).
   void ps(uint8_t opcode, int dst, int src1, int src2) { evex_rrr(k0F, kNone, opcode, dst, src1, src2); }
-  void ps(uint8_t opcode, int dst, int src1, const Mem& m) { evex_rrm(k0F, kNone, opcode, dst, src1, m); }
+  // With a mask, lanes outside it keep dst's value (merge masking).
+  void ps(uint8_t opcode, int dst, int src1, const Mem& m, int mask = 0) { evex_rrm(k0F, kNone, opcode, dst, src1, m, mask); }
   void pd66(uint8_t opcode, int dst, int src1, int src2) { evex_rrr(k0F, k66, opcode, dst, src1, src2); }
   void pd66(uint8_t opcode, int dst, int src1, const Mem& m) { evex_rrm(k0F, k66, opcode, dst, src1, m); }
   // FMA (66 0F38, W0): 213 dst = src1*dst + src2; 231 dst = src1*src2 + dst.
@@ -120,10 +121,12 @@ class Assembler {
 
   void vsqrtps(int dst, int src) { evex_rrr(k0F, kNone, 0x51, dst, 0, src); }
   void vcvtps2dq(int dst, int src) { evex_rrr(k0F, k66, 0x5B, dst, 0, src); }
+  void vcvtdq2ps(int dst, int src) { evex_rrr(k0F, kNone, 0x5B, dst, 0, src); }
   void vrndscaleps(int dst, int src, uint8_t imm) { evex_rrr(k0F3A, k66, 0x08, dst, 0, src); byte(imm); }
   // Shifts by an immediate (66 0F 72 /n ib): the destination is EVEX.vvvv, the source ModRM.rm.
   void vpslld(int dst, int src, uint8_t n) { shift_imm(6, dst, src, n); }
   void vpsrad(int dst, int src, uint8_t n) { shift_imm(4, dst, src, n); }
+  void vpsrld(int dst, int src, uint8_t n) { shift_imm(2, dst, src, n); }
   void vcmpps(int k, int src1, int src2, CmpPred p) { evex_rrr(k0F, kNone, 0xC2, k, src1, src2); byte(p); }
   void vcmpps(int k, int src1, const Mem& m, CmpPred p) { evex_rrm(k0F, kNone, 0xC2, k, src1, m, 0, false, 1); byte(p); }
   // dst = k ? src2 : src1, lane by lane.
