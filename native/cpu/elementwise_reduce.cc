@@ -3,8 +3,10 @@
 // reduced operand never goes to memory.
 //
 // Two loop orders, chosen by the innermost dim:
-// - rows: the innermost dim is reduced. Each output walks its reduced space in runs of up to kTile
-//   elements along the innermost reduced dim, folding each tile into one accumulator.
+// - rows: the innermost dim is reduced. Each output walks its reduced space in segments of
+//   kSegment elements, each in runs of up to kTile along the innermost reduced dim; a run is folded
+//   in eight independent lanes, and segments merge in order (threads share the segments when there
+//   are fewer outputs than threads).
 // - columns: the innermost dim is kept. Outputs are taken kTile at a time along it; for every
 //   reduced index a run of the block is computed and folded into a tile of accumulators, so loads
 //   stay contiguous (e.g. a bias gradient, the sum over a batch axis).
@@ -114,6 +116,30 @@ struct Fold {
     }
   }
 
+  // Combines two partial results (of consecutive parts of the reduced space, a first).
+  static A merge(A a, A b) {
+    if constexpr (kWide) return Op == ReduceOp::sum ? a + b : a * b;
+    else if constexpr (K == DType::f32) return combine(a, b);
+    else return combine(a, static_cast<T>(b));
+  }
+
+  // Folds n values into `acc` in kLanes independent lanes, so the loop vectorises and the adds do
+  // not wait on each other, then the lanes pairwise.
+  static A combine_run(A acc, const T* x, int64_t n) {
+    constexpr int kLanes = 8;
+    A lanes[kLanes];
+    for (A& l : lanes) l = identity();
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) {
+      for (int j = 0; j < kLanes; ++j) lanes[j] = combine(lanes[j], x[i + j]);
+    }
+    for (int j = 0; i < n; ++i, ++j) lanes[j] = combine(lanes[j], x[i]);
+    for (int w = kLanes / 2; w > 0; w /= 2) {
+      for (int j = 0; j < w; ++j) lanes[j] = merge(lanes[j], lanes[j + w]);
+    }
+    return merge(acc, lanes[0]);
+  }
+
   static void store(char* out, int64_t i, A a) {
     if constexpr (K == DType::f32) reinterpret_cast<float*>(out)[i] = static_cast<float>(a);
     else if constexpr (K == DType::boolean) reinterpret_cast<uint8_t*>(out)[i] = a != 0;
@@ -182,6 +208,10 @@ class Layout {
   int64_t total_red = 1;
 };
 
+// Reduced elements one task folds at a time when an output's reduced space is long; each segment's
+// result is merged in order, so the cut depends only on the shape, never on the thread count.
+constexpr int64_t kSegment = int64_t{1} << 16;
+
 // One task's register tiles and bound instructions; runs a range of outputs (rows order) or of
 // (kept row, block) pairs (columns order).
 template <class F>
@@ -194,33 +224,50 @@ class Worker {
     bind_protos(step_protos(l.ew, consts, l.st.reg), regs_.get(), bound_);
   }
 
-  // Outputs [o0, o1) in rows order: each folds its reduced space along the innermost reduced dim.
+  // Outputs [o0, o1) in rows order: each folds its reduced space segment by segment.
   void rows(int64_t o0, int64_t o1) {
-    const Part& kept = l_.kept;
-    const Part& red = l_.red;
-    const int rin = red.ndim - 1;
-    for (int op = 0; op < nall_; ++op) step_[op] = red.strides[op][rin];
-    const auto* vals = reinterpret_cast<const typename F::T*>(reg(l_.st.reg));
     int64_t finished = o0;  // outputs before this one have had the epilogue
     for (int64_t o = o0; o < o1; ++o) {
-      kept_offsets(o, kept.ndim);
       typename F::A acc = F::identity();
-      if (l_.total_red > 0) {
-        for_each_row(red, nall_, off_.data(), scratch_.data(), [&](const int64_t* start) {
-          for (int64_t j = 0; j < red.dims[rin]; j += kTile) {
-            const int64_t n = std::min(kTile, red.dims[rin] - j);
-            for (int op = 0; op < nall_; ++op) at_[op] = start[op] + j * step_[op];
-            compute(at_.data(), n);
-            for (int64_t i = 0; i < n; ++i) acc = F::combine(acc, vals[i]);
-          }
-        });
-      }
-      F::store(l_.out, off_[l_.nops], acc);
+      for (int64_t f = 0; f < l_.total_red; f += kSegment) acc = F::merge(acc, fold(o, f, std::min(l_.total_red, f + kSegment)));
+      F::store(l_.out, output_offset(o), acc);
       if (l_.epi && (o + 1 - finished == kTile || o + 1 == o1)) {
         l_.epi->run(finished, o + 1);
         finished = o + 1;
       }
     }
+  }
+
+  // Output o's fold of reduced elements [f0, f1) (row-major over the reduced dims), in runs of at
+  // most kTile along the innermost reduced dim.
+  typename F::A fold(int64_t o, int64_t f0, int64_t f1) {
+    const Part& red = l_.red;
+    const int rin = red.ndim - 1;
+    const int64_t len = red.dims[rin];
+    const auto* vals = reinterpret_cast<const typename F::T*>(reg(l_.st.reg));
+    kept_offsets(o, l_.kept.ndim);
+    for (int op = 0; op < nall_; ++op) step_[op] = red.strides[op][rin];
+    typename F::A acc = F::identity();
+    for (int64_t f = f0; f < f1;) {
+      int64_t row = f / len;
+      const int64_t j = f % len, n = std::min({kTile, len - j, f1 - f});
+      for (int op = 0; op < nall_; ++op) at_[op] = off_[op] + j * step_[op];
+      for (int d = rin - 1; d >= 0; --d) {
+        const int64_t i = row % red.dims[d];
+        row /= red.dims[d];
+        for (int op = 0; op < nall_; ++op) at_[op] += i * red.strides[op][d];
+      }
+      compute(at_.data(), n);
+      acc = F::combine_run(acc, vals, n);
+      f += n;
+    }
+    return acc;
+  }
+
+  // Where output o goes in the reduction's output.
+  int64_t output_offset(int64_t o) {
+    kept_offsets(o, l_.kept.ndim);
+    return off_[l_.nops];
   }
 
   // Blocks [b0, b1) in columns order: block b is `width` (<= kTile) outputs of kept row b / nblocks
@@ -290,6 +337,24 @@ void run_folded(const Layout& l, const double* consts) {
   if (!l.columns) {
     int64_t outputs = 1;
     for (int d = 0; d < l.kept.ndim; ++d) outputs *= l.kept.dims[d];
+    const int64_t segments = (l.total_red + kSegment - 1) / kSegment;
+    if (outputs < num_threads() && segments > 1) {
+      // Few long reductions: threads fold the segments, then each output merges its segments'
+      // results in order (the same order rows() uses, so the thread count never shows).
+      std::vector<typename F::A> partial(static_cast<size_t>(outputs * segments));
+      parallel_for(outputs * segments, cost, [&](int64_t t) {
+        const int64_t o = t / segments, f = t % segments * kSegment;
+        partial[t] = Worker<F>(l, consts).fold(o, f, std::min(l.total_red, f + kSegment));
+      });
+      Worker<F> w(l, consts);
+      for (int64_t o = 0; o < outputs; ++o) {
+        typename F::A acc = F::identity();
+        for (int64_t s = 0; s < segments; ++s) acc = F::merge(acc, partial[o * segments + s]);
+        F::store(l.out, w.output_offset(o), acc);
+      }
+      if (l.epi) l.epi->run(0, outputs);
+      return;
+    }
     const int64_t per = std::max<int64_t>(1, (outputs + tasks_wanted - 1) / tasks_wanted);
     parallel_for((outputs + per - 1) / per, cost, [&](int64_t t) {
       Worker<F>(l, consts).rows(t * per, std::min(outputs, (t + 1) * per));

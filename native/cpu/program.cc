@@ -344,6 +344,30 @@ void check_contiguous_output(StepReader& r, int32_t buf, int64_t offset, int64_t
   use_buffer(r, "view", buf, dtype, add_or_fail(r, offset, count - 1, "output extent"));
 }
 
+// A reduction whose innermost live dim is kept (a sum over the rows of a matrix, a bias gradient)
+// would walk memory column by column; it runs as a fused reduction of the identity program instead,
+// which folds whole rows into a block of accumulators (elementwise_reduce.cc's columns order).
+void as_columns(ReduceStep& st) {
+  int last_live = -1;
+  for (int d = 0; d < st.shape.ndim; ++d) {
+    if (st.shape.dims[d] > 1) last_live = d;
+  }
+  if (last_live < 0 || st.reduced[last_live]) return;
+  auto cols = std::make_shared<ElementwiseReduceStep>();
+  cols->ew.shape = st.shape;
+  cols->ew.nregs = 1;
+  cols->ew.inputs.push_back({st.dtype, st.in});
+  cols->op = st.op;
+  cols->dtype = st.dtype;
+  cols->reg = 0;
+  std::copy(st.reduced, st.reduced + kMaxDims, cols->reduced);
+  cols->out_buf = st.out_buf;
+  cols->out_offset = st.out_offset;
+  cols->epilogue = std::move(st.epilogue);
+  st.epilogue.reset();
+  st.columns = std::move(cols);
+}
+
 ReduceStep read_reduce(StepReader& r) {
   ReduceStep st;
   const int32_t op = r.next("op");
@@ -362,6 +386,7 @@ ReduceStep read_reduce(StepReader& r) {
   check_contiguous_output(r, st.out_buf, st.out_offset, count, st.dtype);
   const Extent result = output_range(st.out_buf, st.out_offset, count, st.dtype);
   st.epilogue = read_epilogue(r, result, count, st.dtype, {view_range(r, st.shape, st.in, st.dtype, "input")}, {result});
+  as_columns(st);
   return st;
 }
 

@@ -77,6 +77,8 @@ enum class ReduceOp : int32_t { sum = 0, prod = 1, max = 2, min = 3 };
 // inputs reads the result contiguously, so element i depends on result element i only.
 using Epilogue = std::optional<ElementwiseStep>;
 
+struct ElementwiseReduceStep;
+
 struct ReduceStep {
   ReduceOp op;
   DType dtype;
@@ -86,6 +88,9 @@ struct ReduceStep {
   int32_t out_buf = 0;
   int64_t out_offset = 0;
   Epilogue epilogue;
+  // Set when the innermost live dim is kept: the same reduction (and the epilogue, moved here) as a
+  // fused reduction in columns order, which the executor runs instead.
+  std::shared_ptr<const ElementwiseReduceStep> columns;
 };
 
 enum class ArgReduceOp : int32_t { argmax = 0, argmin = 1 };

@@ -293,6 +293,7 @@ void reduce_op(const ReduceStep& st, const BufferDesc* bufs, const ElementwiseRa
 }  // namespace
 
 void run_reduce(const ReduceStep& st, const double* consts, const BufferDesc* bufs) {
+  if (st.columns) return run_elementwise_reduce(*st.columns, consts, bufs);
   std::optional<ElementwiseRanges> epi;
   if (st.epilogue) epi.emplace(*st.epilogue, consts, bufs);
   const ElementwiseRanges* e = epi ? &*epi : nullptr;

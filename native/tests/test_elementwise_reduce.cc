@@ -193,3 +193,38 @@ TEST(elementwise_reduce_results_do_not_depend_on_thread_count) {
     CHECK(by_cols[t] == by_cols[0]);
   }
 }
+
+TEST(elementwise_reduce_long_rows_in_segments) {
+  // Sums, maxima and products of x*x over long rows: 1, 3 and 5 outputs of 200003 elements (four
+  // segments each), so with 4 threads the segments are shared and with 1 they are not; the results
+  // must not change, and they must match float64 references.
+  const int32_t len = 200003;
+  const int before = metalgrad::cpu::num_threads();
+  for (int32_t outputs : {1, 3, 5}) {
+    std::vector<float> x(size_t(outputs) * len);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(float(i) * 0.001f) * (i % 7 == 0 ? 3.0f : 1.0f);
+    const auto s = contiguous({outputs, len});
+    Elementwise ew{{outputs, len}, {{0, 0, 0, s}}, {}, 2, {{ScalarOp::mul, 0, 1, 0, 0}}};
+    for (int32_t op : {0, 2}) {
+      std::vector<std::vector<float>> results;
+      for (int threads : {1, 2, 4}) {
+        metalgrad::cpu::set_num_threads(threads);
+        std::vector<float> out(outputs, -1.0f);
+        run(Program().step(9, ew_reduce(ew, op, 1, {1}, 1)), {desc(x), desc(out)});
+        results.push_back(out);
+      }
+      for (size_t t = 1; t < results.size(); ++t) CHECK(results[t] == results[0]);
+      for (int32_t o = 0; o < outputs; ++o) {
+        double sum = 0, mx = -1;
+        for (int32_t j = 0; j < len; ++j) {
+          const float v = x[size_t(o) * len + j];
+          sum += double(v * v);
+          mx = std::max(mx, double(v * v));
+        }
+        if (op == 0) CHECK_NEAR(results[0][o], sum, 1e-6 * sum);
+        else CHECK_EQ(results[0][o], float(mx));
+      }
+    }
+  }
+  metalgrad::cpu::set_num_threads(before);
+}
