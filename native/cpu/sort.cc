@@ -2,10 +2,11 @@
 // descending), as numpy does.
 #include <algorithm>
 #include <cstdint>
-#include <numeric>
+#include <utility>
 #include <vector>
 
 #include "executors.h"
+#include "threadpool.h"
 
 namespace metalgrad::cpu {
 namespace {
@@ -16,7 +17,6 @@ void sort_typed(const SortStep& st, const BufferDesc* bufs) {
   T* out = static_cast<T*>(bufs[st.out.buf].data) + st.out.offset;
   int32_t* idx = static_cast<int32_t*>(bufs[st.idx.buf].data) + st.idx.offset;
   const int64_t n = st.n;
-  std::vector<int32_t> perm(static_cast<size_t>(n));
   // Keys as a total order: bool bytes read as 0/1, NaN is the largest float.
   auto key_less = [](T a, T b) {
     if constexpr (std::is_same_v<T, float>) {
@@ -29,19 +29,27 @@ void sort_typed(const SortStep& st, const BufferDesc* bufs) {
       return a < b;
     }
   };
-  for (int64_t r = 0; r < st.rows; ++r) {
+  // (key, position) pairs sorted by key, then position: the stable order, without the indirect
+  // reads of sorting positions alone. Rows are independent, so threads take rows.
+  using Entry = std::pair<T, int32_t>;
+  const bool descending = st.descending;
+  auto before = [&](const Entry& a, const Entry& b) {
+    if (descending ? key_less(b.first, a.first) : key_less(a.first, b.first)) return true;
+    if (descending ? key_less(a.first, b.first) : key_less(b.first, a.first)) return false;
+    return a.second < b.second;
+  };
+  const int64_t cost = st.rows * n * 16;
+  parallel_for(st.rows, cost, [&](int64_t r) {
+    thread_local std::vector<Entry> entries;
+    entries.resize(static_cast<size_t>(n));
     const T* row = in + r * n;
-    std::iota(perm.begin(), perm.end(), 0);
-    if (st.descending) {
-      std::stable_sort(perm.begin(), perm.end(), [&](int32_t a, int32_t b) { return key_less(row[b], row[a]); });
-    } else {
-      std::stable_sort(perm.begin(), perm.end(), [&](int32_t a, int32_t b) { return key_less(row[a], row[b]); });
-    }
+    for (int64_t j = 0; j < n; ++j) entries[j] = {row[j], static_cast<int32_t>(j)};
+    std::sort(entries.begin(), entries.end(), before);
     for (int64_t j = 0; j < n; ++j) {
-      out[r * n + j] = row[perm[j]];
-      idx[r * n + j] = perm[j];
+      out[r * n + j] = entries[j].first;
+      idx[r * n + j] = entries[j].second;
     }
-  }
+  });
 }
 
 }  // namespace

@@ -1,10 +1,13 @@
 // Gather, scatter, sort and scan steps (kinds 5-8): results, out-of-range indices at run time, and
 // malformed programs rejected before anything runs.
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "builder.h"
 #include "harness.h"
+#include "threadpool.h"
 
 using namespace testing;
 
@@ -122,4 +125,82 @@ TEST(indexing_malformed_programs) {
   CHECK_THROWS(scan({0, 3, 0, 1, 3, 4, 1, 0, 1, 0}), "sum/prod is not defined on bool");
   CHECK_THROWS(scan({0, 0, 0, 1, 3, 3, 0, 0, 0, 1}), "shares a buffer with in at another offset");
   CHECK_THROWS(scan({0, 0, 0, 1, 3, 5, 0, 0, 2, 0}), "in block reaches element 14");
+}
+
+namespace {
+uint32_t bits_of(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+}  // namespace
+
+TEST(scans_match_a_sequential_reference_at_any_thread_count) {
+  // Row-wise scans (inner 1, a row count that is not a multiple of the four rows run side by side)
+  // and column-wise ones, forwards and in reverse: every element is the running float32 result.
+  const int before = metalgrad::cpu::num_threads();
+  struct Case {
+    int32_t outer, n, inner;
+  };
+  for (Case c : {Case{7, 300, 1}, Case{3, 50, 37}, Case{1, 1000, 200}}) {
+    const int32_t total = c.outer * c.n * c.inner;
+    std::vector<float> x(total);
+    for (int32_t i = 0; i < total; ++i) x[i] = std::sin(float(i) * 0.37f) * 2.0f;
+    for (int32_t op : {0, 1, 2, 3}) {
+      for (int32_t reverse : {0, 1}) {
+        std::vector<float> want(total);
+        for (int32_t o = 0; o < c.outer; ++o) {
+          for (int32_t i = 0; i < c.inner; ++i) {
+            float acc = 0;
+            for (int32_t l = 0; l < c.n; ++l) {
+              const int32_t j = reverse ? c.n - 1 - l : l;
+              const float v = x[(o * c.n + j) * c.inner + i];
+              acc = l == 0 ? v : op == 0 ? acc + v : op == 1 ? acc * v : op == 2 ? std::max(acc, v) : std::min(acc, v);
+              want[(o * c.n + j) * c.inner + i] = acc;
+            }
+          }
+        }
+        for (int threads : {1, 3}) {
+          metalgrad::cpu::set_num_threads(threads);
+          std::vector<float> out(total, -7.0f);
+          run(Program().step(8, {op, 0, reverse, c.outer, c.n, c.inner, 0, 0, 1, 0}), {desc(x), desc(out)});
+          CHECK(out == want);
+        }
+      }
+    }
+  }
+  metalgrad::cpu::set_num_threads(before);
+}
+
+TEST(sorts_match_a_stable_reference_at_any_thread_count) {
+  // Many ties, NaNs and signed zeros, ascending and descending, rows shared among threads.
+  const int before = metalgrad::cpu::num_threads();
+  const int32_t rows = 9, n = 500;
+  std::vector<float> x(rows * n);
+  for (int32_t i = 0; i < rows * n; ++i) x[i] = i % 37 == 0 ? kNaN : i % 11 == 0 ? -0.0f : float((i * 7919) % 23) - 11.0f;
+  for (int32_t descending : {0, 1}) {
+    std::vector<int32_t> want(rows * n);
+    for (int32_t r = 0; r < rows; ++r) {
+      std::vector<int32_t> perm(n);
+      for (int32_t j = 0; j < n; ++j) perm[j] = j;
+      auto less = [&](int32_t a, int32_t b) {
+        const float va = x[r * n + a], vb = x[r * n + b];
+        if (std::isnan(vb)) return !std::isnan(va);
+        if (std::isnan(va)) return false;
+        return va < vb;
+      };
+      if (descending) std::stable_sort(perm.begin(), perm.end(), [&](int32_t a, int32_t b) { return less(b, a); });
+      else std::stable_sort(perm.begin(), perm.end(), less);
+      std::copy(perm.begin(), perm.end(), want.begin() + r * n);
+    }
+    for (int threads : {1, 3}) {
+      metalgrad::cpu::set_num_threads(threads);
+      std::vector<float> out(rows * n);
+      std::vector<int32_t> idx(rows * n, -1);
+      run(Program().step(7, {0, descending, rows, n, 0, 0, 1, 0, 2, 0}), {desc(x), desc(out), desc(idx)});
+      CHECK(idx == want);
+      for (int32_t i = 0; i < rows * n; ++i) CHECK_EQ(bits_of(out[i]), bits_of(x[(i / n) * n + idx[i]]));
+    }
+  }
+  metalgrad::cpu::set_num_threads(before);
 }
