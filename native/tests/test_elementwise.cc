@@ -5,6 +5,7 @@
 #include "builder.h"
 #include "harness.h"
 #include "kernels.h"
+#include "threadpool.h"
 
 using namespace testing;
 using metalgrad::cpu::instr_kernel;
@@ -411,4 +412,44 @@ TEST(constant_operands_fold_into_binary_ops) {
     CHECK_EQ(y2[i], -0.5f);
     CHECK_EQ(y3[i], r3);
   }
+}
+
+TEST(transposing_steps_walk_blocks) {
+  // exp(x^T) + y over [rows, cols] with x stored [cols, rows], and the result also written
+  // transposed: whole 128 x 8 blocks, the strips left over on the right and at the bottom, a
+  // leading batch dim, and several thread counts; every element against a direct loop.
+  struct Case {
+    int32_t batch, rows, cols;
+  };
+  const int before = metalgrad::cpu::num_threads();
+  for (Case c : {Case{1, 130, 45}, Case{1, 33, 100}, Case{3, 256, 64}, Case{2, 140, 31}, Case{1, 300, 257}, Case{1, 128, 8}}) {
+    const int32_t per = c.rows * c.cols, n = c.batch * per;
+    std::vector<float> x(n), y(n);
+    for (int32_t i = 0; i < n; ++i) {
+      x[i] = std::sin(static_cast<float>(i) * 0.1f);
+      y[i] = static_cast<float>(i % 13);
+    }
+    const std::vector<float> ex = apply_unary(ScalarOp::exp, x);
+    for (int threads : {1, 3}) {
+      metalgrad::cpu::set_num_threads(threads);
+      std::vector<float> out(n, -1.0f), out_t(n, -1.0f);
+      // x read as [batch, rows, cols] with strides [per, 1, rows]; out_t written the same way.
+      Elementwise ew{{c.batch, c.rows, c.cols},
+                     {{0, 0, 0, {per, 1, c.rows}}, {0, 1, 0, {per, c.cols, 1}}},
+                     {{0, 2, 0, {per, c.cols, 1}, 3}, {0, 3, 0, {per, 1, c.rows}, 3}},
+                     4,
+                     {{ScalarOp::exp, 0, 2, 0}, {ScalarOp::add, 0, 3, 2, 1}}};
+      run(Program().step(1, ew.payload()), {desc(x), desc(y), desc(out), desc(out_t)});
+      for (int32_t b = 0; b < c.batch; ++b) {
+        for (int32_t i = 0; i < c.rows; ++i) {
+          for (int32_t j = 0; j < c.cols; ++j) {
+            const float want = ex[b * per + j * c.rows + i] + y[b * per + i * c.cols + j];
+            CHECK_EQ(out[b * per + i * c.cols + j], want);
+            CHECK_EQ(out_t[b * per + j * c.rows + i], want);
+          }
+        }
+      }
+    }
+  }
+  metalgrad::cpu::set_num_threads(before);
 }
