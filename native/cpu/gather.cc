@@ -1,17 +1,27 @@
 // Gather and scatter along one axis of contiguous blocks. Indices are data: gather clamps them,
 // scatter clamps them or skips the update (mode drop), so no index reads or writes out of bounds.
+// Gathers are shared among threads by leading blocks; scatters run in index order on one thread.
 #include <cstdint>
 #include <cstring>
 
 #include "executors.h"
 #include "scalar.h"
+#include "threadpool.h"
 
 namespace metalgrad::cpu {
 namespace {
 
 inline int64_t clamp_index(int32_t i, int64_t n) { return i < 0 ? 0 : (i >= n ? n - 1 : i); }
 
-// Copies elements of `size` bytes: gather moves bits, whatever the dtype.
+// Gathers ns rows of `row` bytes (kRow when nonzero: a constant the copies inline) from src.
+template <size_t kRow>
+void gather_rows(char* dst, const char* src, const int32_t* ix, int64_t ns, int64_t n, size_t row) {
+  const size_t size = kRow != 0 ? kRow : row;
+  for (int64_t s = 0; s < ns; ++s) std::memcpy(dst + s * size, src + clamp_index(ix[s], n) * static_cast<int64_t>(size), size);
+}
+
+// Copies elements of `size` bytes: gather moves bits, whatever the dtype. Threads take (b, p)
+// blocks; gathering single elements (nq = 1, a gather along the last axis) copies them inline.
 void gather_bytes(const GatherStep& st, const BufferDesc* bufs, size_t size) {
   const IndexDims& d = st.dims;
   const auto* x = static_cast<const char*>(bufs[st.x.buf].data) + st.x.offset * size;
@@ -19,16 +29,18 @@ void gather_bytes(const GatherStep& st, const BufferDesc* bufs, size_t size) {
   auto* out = static_cast<char*>(bufs[st.out.buf].data) + st.out.offset * size;
   const size_t row = static_cast<size_t>(d.nq) * size;
   if (row == 0) return;
-  for (int64_t b = 0; b < d.nb; ++b) {
-    for (int64_t p = 0; p < d.np; ++p) {
-      const char* src = x + ((b * d.np + p) * d.n) * static_cast<int64_t>(row);
-      for (int64_t s = 0; s < d.ns; ++s) {
-        const int64_t i = clamp_index(idx[b * d.ns + s], d.n);
-        std::memcpy(out, src + i * static_cast<int64_t>(row), row);
-        out += row;
-      }
+  const int64_t groups = d.nb * d.np;
+  parallel_for(groups, groups * d.ns * (d.nq + 4), [&](int64_t g) {
+    const char* src = x + g * d.n * static_cast<int64_t>(row);
+    char* dst = out + g * d.ns * static_cast<int64_t>(row);
+    const int32_t* ix = idx + g / d.np * d.ns;
+    switch (row) {
+      case 1: return gather_rows<1>(dst, src, ix, d.ns, d.n, row);
+      case 4: return gather_rows<4>(dst, src, ix, d.ns, d.n, row);
+      case 8: return gather_rows<8>(dst, src, ix, d.ns, d.n, row);
+      default: return gather_rows<0>(dst, src, ix, d.ns, d.n, row);
     }
-  }
+  });
 }
 
 template <class T>

@@ -204,3 +204,27 @@ TEST(sorts_match_a_stable_reference_at_any_thread_count) {
   }
   metalgrad::cpu::set_num_threads(before);
 }
+
+TEST(gathers_share_blocks_among_threads) {
+  // Rows of 1, 2 and 3 elements (the inline copies and the general one), out-of-range indices
+  // clamped, large enough to be shared among 3 threads; against a direct loop.
+  const int before = metalgrad::cpu::num_threads();
+  metalgrad::cpu::set_num_threads(3);
+  for (int32_t nq : {1, 2, 3}) {
+    const int32_t nb = 2, np = 300, n = 50, ns = 70;
+    std::vector<float> x(nb * np * n * nq);
+    for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i);
+    std::vector<int32_t> idx(nb * ns);
+    for (int32_t i = 0; i < nb * ns; ++i) idx[i] = (i * 37) % 60 - 5;
+    std::vector<float> out(nb * np * ns * nq, -1.0f);
+    run(Program().step(5, gather_payload(nb, np, n, ns, nq)), {desc(x), desc(idx), desc(out)});
+    for (int32_t b = 0; b < nb; ++b)
+      for (int32_t p = 0; p < np; ++p)
+        for (int32_t s = 0; s < ns; ++s)
+          for (int32_t q = 0; q < nq; ++q) {
+            const int32_t i = std::min(std::max(idx[b * ns + s], 0), n - 1);
+            CHECK_EQ(out[((b * np + p) * ns + s) * nq + q], x[((b * np + p) * n + i) * nq + q]);
+          }
+  }
+  metalgrad::cpu::set_num_threads(before);
+}
