@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "executors.h"
+#include "jit.h"
 #include "kernels.h"
 #include "scalar.h"
 #include "threadpool.h"
@@ -218,7 +219,7 @@ template <class F>
 class Worker {
  public:
   Worker(const Layout& l, const double* consts)
-      : l_(l), nall_(l.nops + 1), step_(nall_), off_(nall_), at_(nall_), scratch_(nall_) {
+      : l_(l), consts_(consts), nall_(l.nops + 1), step_(nall_), off_(nall_), at_(nall_), scratch_(nall_) {
     const int64_t ntiles = l.ew.nregs + 2;  // + a tile of double accumulators (columns order)
     regs_.reset(static_cast<char*>(::operator new(static_cast<size_t>(ntiles) * kTile * 4, std::align_val_t(64))));
     bind_protos(step_protos(l.ew, consts, l.st.reg), regs_.get(), bound_);
@@ -247,6 +248,7 @@ class Worker {
     const auto* vals = reinterpret_cast<const typename F::T*>(reg(l_.st.reg));
     kept_offsets(o, l_.kept.ndim);
     for (int op = 0; op < nall_; ++op) step_[op] = red.strides[op][rin];
+    choose_jit();
     typename F::A acc = F::identity();
     for (int64_t f = f0; f < f1;) {
       int64_t row = f / len;
@@ -276,6 +278,7 @@ class Worker {
     const Part& kept = l_.kept;
     const int kin = kept.ndim - 1;
     for (int op = 0; op < nall_; ++op) step_[op] = kept.strides[op][kin];
+    choose_jit();
     const auto* vals = reinterpret_cast<const typename F::T*>(reg(l_.st.reg));
     auto* acc = reinterpret_cast<typename F::A*>(reg(l_.ew.nregs));
     for (int64_t b = b0; b < b1; ++b) {
@@ -308,8 +311,33 @@ class Worker {
     }
   }
 
+  // The JIT kernel for runs with the current strides (step_), when every input is contiguous or
+  // one value along them; it writes the reduced register's run to its tile.
+  void choose_jit() {
+    jit_.reset();
+    const ElementwiseStep* program = l_.st.jit_program.get();
+    if (program == nullptr || !jit_enabled() || l_.nin + 1 > kJitMaxOperands) return;
+    uint64_t signature = 0;
+    for (int i = 0; i < l_.nin; ++i) {
+      if (step_[i] == 0) signature |= uint64_t{1} << i;
+      else if (step_[i] != 1) return;
+    }
+    std::shared_ptr<const JitKernel> k = std::atomic_load(&program->jit);
+    if (!k || k->signature() != signature) {
+      k = jit_compile(*program, consts_, signature);
+      std::atomic_store(&program->jit, k);
+    }
+    if (k->compiled()) jit_ = std::move(k);
+  }
+
   // Runs the program on n elements: operand op's elements start at off[op] with stride step_[op].
   void compute(const int64_t* off, int64_t n) {
+    if (jit_) {
+      std::array<char*, kJitMaxOperands> ptrs{};
+      for (int i = 0; i < l_.nin; ++i) ptrs[i] = l_.bases[i] + off[i] * 4;
+      ptrs[l_.nin] = reg(l_.st.reg);
+      return jit_->run(ptrs.data(), n);
+    }
     for (int i = 0; i < l_.nin; ++i) {
       const DType dt = l_.dtypes[i];
       load_any(dt, reg(i), l_.bases[i] + off[i] * static_cast<int64_t>(dtype_size(dt)), step_[i], n);
@@ -322,6 +350,8 @@ class Worker {
   }
 
   const Layout& l_;
+  const double* consts_;
+  std::shared_ptr<const JitKernel> jit_;
   int nall_;
   std::vector<int64_t> step_, off_, at_, scratch_;
   std::unique_ptr<char, AlignedFree> regs_;

@@ -334,6 +334,11 @@ ElementwiseReduceStep read_elementwise_reduce(StepReader& r) {
   for (const ElementwiseInput& in : st.ew.inputs) reads.push_back(view_range(r, st.ew.shape, in.view, in.dtype, "input"));
   for (const ElementwiseOutput& out : st.ew.outputs) writes.push_back(view_range(r, st.ew.shape, out.view, out.dtype, "output"));
   st.epilogue = read_epilogue(r, result, count, st.dtype, reads, writes);
+  if (st.dtype == DType::f32 && st.ew.outputs.empty() && !st.ew.instrs.empty()) {
+    auto program = std::make_shared<ElementwiseStep>(st.ew);
+    program->outputs.push_back({DType::f32, View{}, st.reg});
+    st.jit_program = std::move(program);
+  }
   return st;
 }
 

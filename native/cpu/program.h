@@ -129,6 +129,9 @@ struct ElementwiseReduceStep {
   int32_t out_buf = 0;
   int64_t out_offset = 0;
   Epilogue epilogue;
+  // For the JIT (jit.h): `ew` with `reg` as its one output, which the executor points at the tile it
+  // folds. Set for float32 reductions of programs with no element outputs.
+  std::shared_ptr<const ElementwiseStep> jit_program;
 };
 
 // A contiguous block of a buffer: `offset` is where element 0 is.

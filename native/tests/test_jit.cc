@@ -290,3 +290,41 @@ TEST(jit_random_programs) {
     CHECK_EQ(compiled, possible && n > 0);
   }
 }
+
+TEST(jit_fused_reductions_match_the_interpreter) {
+  // sum / max over rows and over columns of exp(x - m) with m broadcast along the reduced axis (a
+  // softmax's denominator), long rows split in segments too: the same bits with the JIT on or off.
+  const bool possible = jit_possible();
+  struct Case {
+    int32_t rows, cols, axis, op;
+  };
+  for (Case c : {Case{37, 600, 1, 0}, Case{37, 600, 0, 0}, Case{5, 70000, 1, 0}, Case{64, 33, 1, 2}, Case{300, 130, 0, 2}}) {
+    std::vector<float> x = test_values(static_cast<size_t>(c.rows) * c.cols, 11), m = test_values(static_cast<size_t>(c.rows), 12);
+    // m varies along rows: strides {1, 0} over [rows, cols].
+    Elementwise ew{{c.rows, c.cols}, {{0, 0, 0, {c.cols, 1}}, {0, 1, 0, {1, 0}}}, {}, 4,
+                   {{ScalarOp::sub, 0, 2, 0, 1}, {ScalarOp::exp, 0, 3, 2}}};
+    std::vector<int32_t> p = ew.payload();
+    append(p, {c.op, 3, 1, c.axis, 2, 0});
+    const int32_t outputs = c.axis == 1 ? c.rows : c.cols;
+    std::vector<std::vector<float>> results;
+    std::vector<bool> compiled;
+    for (bool jit : {false, true}) {
+      cpu::set_jit_enabled(jit);
+      Program prog;
+      prog.step(9, p);
+      const cpu::Program decoded = cpu::decode_program(prog.code.data(), prog.code.size(), nullptr, 0);
+      std::vector<float> out(static_cast<size_t>(outputs), -1.0f);
+      std::vector<BufferDesc> descs{desc(x), desc(m), desc(out)};
+      cpu::check_buffers(decoded, descs.data(), descs.size());
+      const auto& step = std::get<cpu::ElementwiseReduceStep>(decoded.steps[0]);
+      cpu::run_elementwise_reduce(step, nullptr, descs.data());
+      const std::shared_ptr<const cpu::JitKernel> k = std::atomic_load(&step.jit_program->jit);
+      compiled.push_back(k != nullptr && k->compiled());
+      results.push_back(out);
+    }
+    cpu::set_jit_enabled(true);
+    CHECK(!compiled[0]);
+    CHECK_EQ(static_cast<bool>(compiled[1]), possible);
+    for (int32_t o = 0; o < outputs; ++o) CHECK_EQ(bits(results[0][o]), bits(results[1][o]));
+  }
+}
