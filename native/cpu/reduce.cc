@@ -6,6 +6,10 @@
 #include <optional>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "executors.h"
 #include "scalar.h"
 #include "threadpool.h"
@@ -84,9 +88,58 @@ A combine(A a, A b) {
   else return fn::min{}(a, b);
 }
 
+// Float max and min of n values in kLanes lanes, then the lanes pairwise: the same result as
+// combine_block's, written without the NaN tests in the loop so it vectorises. A NaN is noted on
+// the side, and the first one is the result.
+template <ReduceOp Op>
+float extreme_block(const float* x, int64_t n) {
+  float lanes[kLanes], odd[kLanes] = {};
+  for (float& l : lanes) l = identity<Op, float>();
+  int64_t i = 0;
+#if defined(__SSE2__)
+  // The loop below with SSE2 (baseline on x86-64), which compilers do not vectorise by themselves.
+  static_assert(kLanes == 8);
+  __m128 lo = _mm_loadu_ps(lanes), hi = _mm_loadu_ps(lanes + 4), odd_lo = _mm_setzero_ps(), odd_hi = odd_lo;
+  const __m128 zero = _mm_setzero_ps();
+  for (; i + kLanes <= n; i += kLanes) {
+    const __m128 a = _mm_loadu_ps(x + i), b = _mm_loadu_ps(x + i + 4);
+    const __m128 ta = Op == ReduceOp::max ? _mm_cmpge_ps(a, lo) : _mm_cmple_ps(a, lo);
+    const __m128 tb = Op == ReduceOp::max ? _mm_cmpge_ps(b, hi) : _mm_cmple_ps(b, hi);
+    lo = _mm_or_ps(_mm_and_ps(ta, a), _mm_andnot_ps(ta, lo));
+    hi = _mm_or_ps(_mm_and_ps(tb, b), _mm_andnot_ps(tb, hi));
+    odd_lo = _mm_add_ps(odd_lo, _mm_mul_ps(a, zero));
+    odd_hi = _mm_add_ps(odd_hi, _mm_mul_ps(b, zero));
+  }
+  _mm_storeu_ps(lanes, lo);
+  _mm_storeu_ps(lanes + 4, hi);
+  _mm_storeu_ps(odd, odd_lo);
+  _mm_storeu_ps(odd + 4, odd_hi);
+#endif
+  for (; i + kLanes <= n; i += kLanes) {
+    for (int j = 0; j < kLanes; ++j) {
+      const float v = x[i + j];
+      // Ties take the later value, as combine's `a > b ? a : b` does.
+      if constexpr (Op == ReduceOp::max) lanes[j] = v >= lanes[j] ? v : lanes[j];
+      else lanes[j] = v <= lanes[j] ? v : lanes[j];
+      odd[j] += v * 0.0f;  // NaN once a NaN or an infinity went by
+    }
+  }
+  float any = 0.0f;
+  for (int j = 0; j < kLanes; ++j) any += odd[j];
+  if (any != any) {
+    for (int64_t k = 0; k < n; ++k) if (x[k] != x[k]) return x[k];
+  }
+  for (int j = 0; i < n; ++i, ++j) lanes[j] = combine<Op, float>(lanes[j], x[i]);
+  for (int w = kLanes / 2; w > 0; w /= 2) {
+    for (int j = 0; j < w; ++j) lanes[j] = combine<Op, float>(lanes[j], lanes[j + w]);
+  }
+  return lanes[0];
+}
+
 // Combines n values in kLanes independent lanes (vectorisable), then the lanes pairwise.
 template <ReduceOp Op, class T>
 acc_t<T> combine_block(const T* x, int64_t n) {
+  if constexpr (std::is_same_v<T, float> && (Op == ReduceOp::max || Op == ReduceOp::min)) return extreme_block<Op>(x, n);
   using A = acc_t<T>;
   A lanes[kLanes];
   for (A& l : lanes) l = identity<Op, A>();

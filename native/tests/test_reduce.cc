@@ -295,3 +295,33 @@ TEST(column_reductions_match_row_reductions) {
     CHECK(std::isnan(c[17]));
   }
 }
+
+TEST(float_max_min_with_infinities_nans_and_signed_zeros) {
+  // The vectorised max/min against a sequential fold: infinities (which only look like NaNs to the
+  // loop's check), a NaN at various places, +0/-0 ties, and lengths with tails.
+  for (int32_t n : {5, 8, 37, 256, 1000}) {
+    for (int variant = 0; variant < 4; ++variant) {
+      std::vector<float> x(n);
+      for (int32_t i = 0; i < n; ++i) x[i] = std::sin(float(i)) * 10.0f;
+      if (variant == 1) { x[n / 2] = kInf; x[n - 1] = -kInf; }
+      if (variant == 2) x[(n * 2) / 3] = kNaN;
+      if (variant == 3) for (int32_t i = 0; i < n; ++i) x[i] = i % 2 ? 0.0f : -0.0f;
+      for (int32_t op : {2, 3}) {
+        std::vector<float> out(1);
+        run(Program().step(2, reduce_payload(op, 0, {n}, 0, 0, {1}, {0}, 1, 0)), {desc(x), desc(out)});
+        float want = op == 2 ? -kInf : kInf;
+        bool nan = false;
+        for (float v : x) {
+          nan |= std::isnan(v);
+          if (op == 2 ? v > want : v < want) want = v;
+        }
+        if (nan) {
+          CHECK(std::isnan(out[0]));
+        } else {
+          CHECK_EQ(out[0], want);
+        }
+        if (variant == 3) CHECK_EQ(out[0], 0.0f);
+      }
+    }
+  }
+}
