@@ -1,7 +1,10 @@
 // argmax/argmin along one axis: first index wins ties, and the first NaN counts as the extreme.
+// Threads share the outputs.
+#include <algorithm>
 #include <cstdint>
 
 #include "executors.h"
+#include "threadpool.h"
 
 namespace metalgrad::cpu {
 namespace {
@@ -44,17 +47,28 @@ void argreduce_typed(const ArgReduceStep& st, const BufferDesc* bufs) {
   const T* in = static_cast<const T*>(bufs[st.in.buf].data) + st.in.offset;
   int32_t* out = static_cast<int32_t*>(bufs[st.out_buf].data) + st.out_offset;
   const int64_t n = s.dims[st.axis], stride = st.in.strides[st.axis];
-  int64_t idx[kMaxDims] = {};
-  int64_t off = 0;
-  for (int64_t o = 0; o < count; ++o) {
-    out[o] = arg_along<Max>(in + off, n, stride);
+  // Threads take ranges of outputs; each output is one scan along the axis.
+  const int64_t per = std::max<int64_t>(1, (count + 4 * num_threads() - 1) / (4 * num_threads()));
+  parallel_for((count + per - 1) / per, count * n, [&](int64_t t) {
+    const int64_t o0 = t * per, o1 = std::min(count, o0 + per);
+    int64_t idx[kMaxDims] = {};
+    int64_t off = 0;
+    int64_t rest = o0;
     for (int d = nother - 1; d >= 0; --d) {
-      off += strides[d];
-      if (++idx[d] < dims[d]) break;
-      off -= strides[d] * dims[d];
-      idx[d] = 0;
+      idx[d] = rest % dims[d];
+      rest /= dims[d];
+      off += idx[d] * strides[d];
     }
-  }
+    for (int64_t o = o0; o < o1; ++o) {
+      out[o] = arg_along<Max>(in + off, n, stride);
+      for (int d = nother - 1; d >= 0; --d) {
+        off += strides[d];
+        if (++idx[d] < dims[d]) break;
+        off -= strides[d] * dims[d];
+        idx[d] = 0;
+      }
+    }
+  });
 }
 
 // Bool bytes compare as 0/1, so any nonzero byte is "true".

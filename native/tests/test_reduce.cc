@@ -325,3 +325,30 @@ TEST(float_max_min_with_infinities_nans_and_signed_zeros) {
     }
   }
 }
+
+TEST(argreductions_shared_among_threads) {
+  // Many outputs along either axis, NaNs in a few rows, three threads: every output against a scan.
+  const int before = metalgrad::cpu::num_threads();
+  metalgrad::cpu::set_num_threads(3);
+  const int32_t rows = 3000, cols = 50;
+  std::vector<float> x(rows * cols);
+  for (int32_t i = 0; i < rows * cols; ++i) x[i] = float((i * 7919) % 1009);
+  x[17 * cols + 3] = kNaN;
+  for (int32_t axis : {0, 1}) {
+    const int32_t outs = axis == 1 ? rows : cols, n = axis == 1 ? cols : rows;
+    for (int32_t op : {0, 1}) {
+      std::vector<int32_t> out(outs, -1);
+      run(Program().step(3, argreduce_payload(op, 0, {rows, cols}, 0, 0, {cols, 1}, axis, 1, 0)), {desc(x), desc(out)});
+      for (int32_t o = 0; o < outs; ++o) {
+        int32_t best = 0;
+        for (int32_t l = 0; l < n; ++l) {
+          const float v = x[axis == 1 ? o * cols + l : l * cols + o], b = x[axis == 1 ? o * cols + best : best * cols + o];
+          if (std::isnan(b)) break;
+          if (std::isnan(v) || (op == 0 ? v > b : v < b)) best = l;
+        }
+        CHECK_EQ(out[o], best);
+      }
+    }
+  }
+  metalgrad::cpu::set_num_threads(before);
+}
