@@ -2,7 +2,7 @@
 // descending), as numpy does.
 #include <algorithm>
 #include <cstdint>
-#include <utility>
+#include <cstring>
 #include <vector>
 
 #include "executors.h"
@@ -11,43 +11,46 @@
 namespace metalgrad::cpu {
 namespace {
 
+// The sort key of a value as an unsigned integer in the order the sort uses: floats by value with
+// -0 equal to +0 and every NaN after +inf (so -0 and +0 keep their positions, like other ties),
+// bool bytes as 0/1.
+template <class T>
+uint32_t sort_key(T x) {
+  if constexpr (std::is_same_v<T, float>) {
+    if (x != x) return 0xffffffffu;
+    if (x == 0.0f) return 0x80000000u;
+    uint32_t b;
+    std::memcpy(&b, &x, 4);
+    return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+  } else if constexpr (std::is_same_v<T, int32_t>) {
+    return static_cast<uint32_t>(x) ^ 0x80000000u;
+  } else if constexpr (std::is_same_v<T, uint8_t>) {
+    return x != 0;
+  } else {
+    return x;
+  }
+}
+
 template <class T>
 void sort_typed(const SortStep& st, const BufferDesc* bufs) {
   const T* in = static_cast<const T*>(bufs[st.in.buf].data) + st.in.offset;
   T* out = static_cast<T*>(bufs[st.out.buf].data) + st.out.offset;
   int32_t* idx = static_cast<int32_t*>(bufs[st.idx.buf].data) + st.idx.offset;
   const int64_t n = st.n;
-  // Keys as a total order: bool bytes read as 0/1, NaN is the largest float.
-  auto key_less = [](T a, T b) {
-    if constexpr (std::is_same_v<T, float>) {
-      if (b != b) return a == a;
-      if (a != a) return false;
-      return a < b;
-    } else if constexpr (std::is_same_v<T, uint8_t>) {
-      return (a != 0) < (b != 0);
-    } else {
-      return a < b;
-    }
-  };
-  // (key, position) pairs sorted by key, then position: the stable order, without the indirect
-  // reads of sorting positions alone. Rows are independent, so threads take rows.
-  using Entry = std::pair<T, int32_t>;
-  const bool descending = st.descending;
-  auto before = [&](const Entry& a, const Entry& b) {
-    if (descending ? key_less(b.first, a.first) : key_less(a.first, b.first)) return true;
-    if (descending ? key_less(a.first, b.first) : key_less(b.first, a.first)) return false;
-    return a.second < b.second;
-  };
-  const int64_t cost = st.rows * n * 16;
-  parallel_for(st.rows, cost, [&](int64_t r) {
-    thread_local std::vector<Entry> entries;
+  // Each element as (key << 32 | position): distinct integers whose order is the stable order, so
+  // a plain sort of them is a stable sort of the row. Descending flips the key, not the position.
+  // Rows are independent, so threads take rows.
+  const uint32_t flip = st.descending ? 0xffffffffu : 0u;
+  parallel_for(st.rows, st.rows * n * 16, [&](int64_t r) {
+    thread_local std::vector<uint64_t> entries;
     entries.resize(static_cast<size_t>(n));
     const T* row = in + r * n;
-    for (int64_t j = 0; j < n; ++j) entries[j] = {row[j], static_cast<int32_t>(j)};
-    std::sort(entries.begin(), entries.end(), before);
+    for (int64_t j = 0; j < n; ++j) entries[j] = uint64_t{sort_key(row[j]) ^ flip} << 32 | static_cast<uint32_t>(j);
+    std::sort(entries.begin(), entries.end());
     for (int64_t j = 0; j < n; ++j) {
-      out[r * n + j] = entries[j].first;
-      idx[r * n + j] = entries[j].second;
+      const auto pos = static_cast<int32_t>(entries[j] & 0xffffffffu);
+      out[r * n + j] = row[pos];
+      idx[r * n + j] = pos;
     }
   });
 }
