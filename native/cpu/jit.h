@@ -35,7 +35,7 @@ class JitKernel {
  private:
   uint64_t signature_;
   void* code_;
-  size_t bytes_;
+  [[maybe_unused]] size_t bytes_;  // mapped length (unmapped on destruction where code is mapped)
 };
 
 // Operands a JIT kernel can take (general-purpose registers hold their pointers).
