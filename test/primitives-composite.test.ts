@@ -145,3 +145,34 @@ describe('values at special points', () => {
     ref.assertClose(make(), ref.R([expected.length], [...expected]), ref.F32);
   });
 });
+
+describe('power with a JS integer exponent', () => {
+  // Computed by multiplication, as JAX's integer_pow: no libm pow in the kernel, exact squares.
+  const xs = [-2.5, -1, -0.5, 0, 0.75, 1.5, 3];
+  it.each([2, 3, 5, -1, -2])('x ** %d matches Math.pow and fuses as multiplications', (p) => {
+    const f = jit((x: MgArray) => np.power(x, p));
+    const got = f(np.array(xs)).toArray() as number[];
+    xs.forEach((x, i) => {
+      const want = Math.pow(x, p);
+      if (!Number.isFinite(want)) expect(got[i]).toBe(want);
+      else expect(got[i]).toBeCloseTo(want, 5);
+    });
+    const ops = f.lower(np.array(xs)).kernels.flatMap((k) => k.ops);
+    expect(ops).not.toContain('pow');
+    expect(ops).toContain(p === -1 ? 'div' : 'mul');
+  });
+
+  it('keeps integer dtypes, and differentiates like pow', () => {
+    const y = np.power(np.array([2, -3], { dtype: 'int32' }), 3);
+    expect(y.dtype).toBe('int32');
+    expect(y.toArray()).toEqual([8, -27]);
+    const g = grad((x: MgArray) => np.sum(np.power(x, 3)))(np.array([0, 1.5, -2])).toArray() as number[];
+    [0, 1.5, -2].forEach((x, i) => expect(g[i]).toBeCloseTo(3 * x * x, 5));
+  });
+
+  it('leaves other exponents to pow', () => {
+    const f = jit((x: MgArray) => np.power(x, 0.5));
+    expect(f.lower(np.array([1, 4])).kernels.flatMap((k) => k.ops)).toContain('pow');
+    expect(np.power(np.array([2, 3]), 0).toArray()).toEqual([1, 1]);
+  });
+});

@@ -30,7 +30,32 @@ export const multiply = binary('multiply', lax.mul);
 /** True division: integer operands give float32. */
 export const divide = binary('divide', lax.div, true);
 export const trueDivide = divide;
-export const power = binary('power', lax.pow);
+const generalPower = binary('power', lax.pow);
+
+/**
+ * `x ** y`. A JS integer exponent (|y| <= 64, not 0) is computed by multiplication, as JAX's
+ * `integer_pow` does for `x ** 2`: exact for squares, fusable and vectorised, where the general
+ * `pow` calls libm per element. Negative exponents of floats take the reciprocal.
+ */
+export function power(x: Operand, y: Operand): NDArray {
+  if (typeof y === 'number' && Number.isInteger(y) && y !== 0 && Math.abs(y) <= 64) {
+    const [a] = numeric(prepare('power', [x, y], ['x', 'y']));
+    if (y > 0) return integerPow(a, y);
+    if (a.dtype === 'float32') return lax.div(lax.fullLike(a, 1), integerPow(a, -y));
+  }
+  return generalPower(x, y);
+}
+
+/** x^n for n >= 1 by repeated squaring. */
+function integerPow(x: Value, n: number): Value {
+  let result: Value | undefined;
+  let base = x;
+  for (let k = n; k > 0; k >>= 1) {
+    if (k & 1) result = result === undefined ? base : lax.mul(result, base);
+    if (k > 1) base = lax.mul(base, base);
+  }
+  return result!;
+}
 export const maximum = binary('maximum', lax.max);
 export const minimum = binary('minimum', lax.min);
 
