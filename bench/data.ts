@@ -100,7 +100,9 @@ export function repetitions(workload: WorkloadId, quick: boolean, size = 0): Rep
   const r = (warmup: number, reps: number, inner = 1): Repetitions => (quick ? { warmup: Math.ceil(warmup / 4), reps: Math.min(reps, 5), inner: Math.ceil(inner / 4) } : { warmup, reps, inner });
   switch (workload) {
     case 'W1':
-      return r(2, 11);
+      // Six untimed calls: each makes a 64 MiB result, and allocators (metalgrad's recycled-buffer
+      // pool, the other libraries' arenas) take a few calls to hold enough for a steady loop.
+      return r(6, 11);
     case 'W2':
       return size >= 2048 ? r(1, 5) : size >= 1024 ? r(2, 9) : r(3, 15, 4);
     case 'W3':
