@@ -246,9 +246,8 @@ class Worker {
     const int rin = red.ndim - 1;
     const int64_t len = red.dims[rin];
     const auto* vals = reinterpret_cast<const typename F::T*>(reg(l_.st.reg));
+    prepare_rows();
     kept_offsets(o, l_.kept.ndim);
-    for (int op = 0; op < nall_; ++op) step_[op] = red.strides[op][rin];
-    choose_jit();
     typename F::A acc = F::identity();
     for (int64_t f = f0; f < f1;) {
       int64_t row = f / len;
@@ -264,6 +263,15 @@ class Worker {
       f += n;
     }
     return acc;
+  }
+
+  // Rows order: every run steps along the innermost reduced dim (set once per worker).
+  void prepare_rows() {
+    if (rows_ready_) return;
+    const int rin = l_.red.ndim - 1;
+    for (int op = 0; op < nall_; ++op) step_[op] = l_.red.strides[op][rin];
+    choose_jit();
+    rows_ready_ = true;
   }
 
   // Where output o goes in the reduction's output.
@@ -352,6 +360,7 @@ class Worker {
   const Layout& l_;
   const double* consts_;
   std::shared_ptr<const JitKernel> jit_;
+  bool rows_ready_ = false;
   int nall_;
   std::vector<int64_t> step_, off_, at_, scratch_;
   std::unique_ptr<char, AlignedFree> regs_;
