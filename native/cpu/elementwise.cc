@@ -186,14 +186,18 @@ int64_t run_jit_range(const StepContext& ctx, const JitKernel& kernel, int64_t s
   const int nops = nin + static_cast<int>(step.outputs.size());
   const uint64_t broadcast = kernel.signature() & 0xffffffffu;
   std::array<char*, kJitMaxOperands> ptrs{};
+  std::array<int64_t, kJitMaxOperands> size{};  // bytes per element: 4, or 1 for bools
+  for (int op = 0; op < nops; ++op) {
+    size[op] = static_cast<int64_t>(dtype_size(op < nin ? step.inputs[op].dtype : step.outputs[op - nin].dtype));
+  }
   RowWalker walker(ctx.layout, start);
   while (start < end) {
     const int64_t len = std::min(walker.inner_remaining(), end - start);
-    for (int op = 0; op < nops; ++op) ptrs[op] = ctx.bases[op] + walker.offset(op) * 4;
-    auto span_end = [&](int op) { return ptrs[op] + ((broadcast >> op & 1) ? 4 : len * 4); };
+    for (int op = 0; op < nops; ++op) ptrs[op] = ctx.bases[op] + walker.offset(op) * size[op];
+    auto span_end = [&](int op) { return ptrs[op] + ((broadcast >> op & 1) ? 1 : len) * size[op]; };
     for (int o = nin; o < nops; ++o) {
       for (int op = 0; op < nops; ++op) {
-        if (op == o || (op < nin && ptrs[op] == ptrs[o] && !(broadcast >> op & 1))) continue;
+        if (op == o || (op < nin && ptrs[op] == ptrs[o] && size[op] == size[o] && !(broadcast >> op & 1))) continue;
         if (ptrs[op] < span_end(o) && ptrs[o] < span_end(op)) return start;
       }
     }

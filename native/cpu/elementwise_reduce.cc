@@ -342,7 +342,7 @@ class Worker {
   void compute(const int64_t* off, int64_t n) {
     if (jit_) {
       std::array<char*, kJitMaxOperands> ptrs{};
-      for (int i = 0; i < l_.nin; ++i) ptrs[i] = l_.bases[i] + off[i] * 4;
+      for (int i = 0; i < l_.nin; ++i) ptrs[i] = l_.bases[i] + off[i] * static_cast<int64_t>(dtype_size(l_.dtypes[i]));
       ptrs[l_.nin] = reg(l_.st.reg);
       return jit_->run(ptrs.data(), n);
     }

@@ -91,21 +91,25 @@ struct Allocation {
   std::vector<std::pair<int, int>> loads;            // (zmm, input): loaded every iteration
   std::vector<AllocInstr> instrs;
   std::vector<std::pair<int, int>> stores;           // (output, zmm)
+  std::vector<char> bytes;                           // per operand: a bool, one byte per element
 };
 
 bool jit_op(const Instr& in) {
-  const bool f32 = in.kind == DType::f32;
+  const bool f32 = in.kind == DType::f32, boolean = in.kind == DType::boolean;
   switch (in.op) {
     case ScalarOp::copy:
     case ScalarOp::const_:
-      return f32 || in.kind == DType::boolean;
+    case ScalarOp::select:
+      return f32 || boolean;
+    case ScalarOp::and_: case ScalarOp::or_: case ScalarOp::xor_: case ScalarOp::not_:
+      return boolean;
     case ScalarOp::neg: case ScalarOp::abs: case ScalarOp::sign: case ScalarOp::sqrt:
     case ScalarOp::floor: case ScalarOp::ceil: case ScalarOp::exp: case ScalarOp::tanh:
     case ScalarOp::expm1: case ScalarOp::log: case ScalarOp::log1p: case ScalarOp::erf:
     case ScalarOp::add: case ScalarOp::sub: case ScalarOp::mul: case ScalarOp::div:
     case ScalarOp::max: case ScalarOp::min:
     case ScalarOp::lt: case ScalarOp::le: case ScalarOp::gt: case ScalarOp::ge:
-    case ScalarOp::eq: case ScalarOp::ne: case ScalarOp::select:
+    case ScalarOp::eq: case ScalarOp::ne:
       return f32;
     default:
       return false;
@@ -128,9 +132,16 @@ bool allocate(const ElementwiseStep& step, const double* consts, uint64_t broadc
   const int nin = static_cast<int>(step.inputs.size());
   const int nout = static_cast<int>(step.outputs.size());
   if (nin + nout > kJitMaxOperands) return false;
-  for (const ElementwiseInput& in : step.inputs) if (in.dtype != DType::f32) return false;
+  // Float32 operands, and bools (bytes, 0 or 1 in registers) that are not one repeated value.
+  for (int i = 0; i < nin; ++i) {
+    const DType dt = step.inputs[i].dtype;
+    if (dt != DType::f32 && (dt != DType::boolean || (broadcast >> i & 1))) return false;
+    out.bytes.push_back(dt == DType::boolean);
+  }
   for (int o = 0; o < nout; ++o) {
-    if (step.outputs[o].dtype != DType::f32 || (broadcast >> (nin + o) & 1)) return false;
+    const DType dt = step.outputs[o].dtype;
+    if ((dt != DType::f32 && dt != DType::boolean) || (broadcast >> (nin + o) & 1)) return false;
+    out.bytes.push_back(dt == DType::boolean);
   }
   for (const Instr& in : step.instrs) if (!jit_op(in)) return false;
 
@@ -254,6 +265,11 @@ class OpEmitter {
       case ScalarOp::select:
         a_.vptestmd(kK2, x, x);
         return a_.vblendmps(d, kK2, in.c, y);
+      // Bools are 0 or 1 in every lane, so the bitwise ops are the logical ones.
+      case ScalarOp::and_: return a_.pd66(0xDB, d, x, y);
+      case ScalarOp::or_: return a_.pd66(0xEB, d, x, y);
+      case ScalarOp::xor_: return a_.pd66(0xEF, d, x, y);
+      case ScalarOp::not_: return a_.pd66(0xEF, d, x, pool_.u32(1));
       case ScalarOp::exp: return exp(d, x);
       case ScalarOp::expm1: return expm1(d, x);
       case ScalarOp::log: return log(d, x);
@@ -467,11 +483,25 @@ class OpEmitter {
 };
 
 // One iteration of the loop over 16 elements (mask: the tail's lane mask, 0 for a whole vector).
-void emit_body(Assembler& a, OpEmitter& ops, const Allocation& al, int nin, uint64_t streamed, int mask) {
-  for (const auto& [zmm, input] : al.loads) a.vmovups_load(zmm, at_index4(kOperandRegs[input], rax), mask);
+void emit_body(Assembler& a, OpEmitter& ops, Pool& pool, const Allocation& al, int nin, uint64_t streamed, int mask) {
+  for (const auto& [zmm, input] : al.loads) {
+    if (!al.bytes[input]) {
+      a.vmovups_load(zmm, at_index4(kOperandRegs[input], rax), mask);
+      continue;
+    }
+    // A bool is any nonzero byte: widen, then make each nonzero lane 1.
+    a.vpmovzxbd(zmm, at_index1(kOperandRegs[input], rax), mask);
+    a.vptestmd(kK2, zmm, zmm);
+    a.vpbroadcastd_z(zmm, pool.u32(1), kK2);
+  }
   for (const AllocInstr& in : al.instrs) ops.emit(in);
   for (const auto& [output, zmm] : al.stores) {
-    const Mem m = at_index4(kOperandRegs[nin + output], rax);
+    const int op = nin + output;
+    if (al.bytes[op]) {
+      a.vpmovdb_store(at_index1(kOperandRegs[op], rax), zmm, mask);
+      continue;
+    }
+    const Mem m = at_index4(kOperandRegs[op], rax);
     if (mask == 0 && (streamed >> output & 1)) a.vmovntps(m, zmm);
     else a.vmovups_store(m, zmm, mask);
   }
@@ -531,7 +561,7 @@ std::shared_ptr<const JitKernel> jit_compile(const ElementwiseStep& step, const 
   a.lea(rdx, at(rax, kLanes));
   a.cmp_rr(rdx, rsi);
   a.jcc(kGreater, tail);
-  emit_body(a, ops, al, nin, streamed, 0);
+  emit_body(a, ops, pool, al, nin, streamed, 0);
   a.add_imm8(rax, kLanes);
   a.jmp(loop);
   a.bind(tail);
@@ -544,7 +574,7 @@ std::shared_ptr<const JitKernel> jit_compile(const ElementwiseStep& step, const 
   a.shl_cl32(rdx);
   a.dec32(rdx);
   a.kmovw(kTailMask, rdx);
-  emit_body(a, ops, al, nin, streamed, kTailMask);
+  emit_body(a, ops, pool, al, nin, streamed, kTailMask);
   a.bind(done);
   a.vzeroupper();
   for (size_t i = saved.size(); i-- > 0;) a.pop(saved[i]);

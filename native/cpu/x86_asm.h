@@ -27,6 +27,7 @@ struct Mem {
 
 inline Mem at(Gpr base, int32_t disp = 0) { return Mem{base, false, rax, 0, disp, false, false}; }
 inline Mem at_index4(Gpr base, Gpr index) { return Mem{base, true, index, 2, 0, false, false}; }
+inline Mem at_index1(Gpr base, Gpr index) { return Mem{base, true, index, 0, 0, false, false}; }
 // A float32 of the constant pool broadcast to all lanes (or loaded as a scalar by broadcasts).
 inline Mem pool_f32(int32_t offset) { return Mem{rax, false, rax, 0, offset, true, true}; }
 
@@ -107,6 +108,10 @@ class Assembler {
   void vmovntps(const Mem& m, int src) { evex_rrm(k0F, kNone, 0x2B, src, 0, m); }
   void vmovaps(int dst, int src, int mask = 0) { evex_rrr(k0F, kNone, 0x28, dst, 0, src, mask); }
   void vbroadcastss(int dst, const Mem& m, int mask = 0) { Mem s = m; s.broadcast = false; evex_rrm(k0F38, k66, 0x18, dst, 0, s, mask); }
+  // 16 bytes zero-extended to 16 dwords (masked lanes zero and are not read).
+  void vpmovzxbd(int dst, const Mem& m, int mask = 0) { evex_rrm(k0F38, k66, 0x31, dst, 0, m, mask, mask != 0); }
+  // The low byte of each of 16 dwords stored as 16 bytes (masked lanes not written).
+  void vpmovdb_store(const Mem& m, int src, int mask = 0) { evex_rrm(k0F38, kF3, 0x31, src, 0, m, mask); }
   void vpbroadcastd_z(int dst, const Mem& m, int mask) { Mem s = m; s.broadcast = false; evex_rrm(k0F38, k66, 0x58, dst, 0, s, mask, true); }
 
   // Two-source arithmetic: dst = src1 op src2 (src2 a register or a broadcast pool constant).

@@ -328,3 +328,54 @@ TEST(jit_fused_reductions_match_the_interpreter) {
     for (int32_t o = 0; o < outputs; ++o) CHECK_EQ(bits(results[0][o]), bits(results[1][o]));
   }
 }
+
+TEST(jit_bool_inputs_and_outputs) {
+  // Bools are bytes in memory (any nonzero byte is true) and 0/1 in registers: masks read and
+  // written by compiled steps, with logical ops, against the interpreter, at every kind of tail.
+  const bool possible = jit_possible();
+  for (int32_t n : {1, 15, 16, 17, 100, 1000}) {
+    const std::vector<float> x = test_values(static_cast<size_t>(n), 31), y = test_values(static_cast<size_t>(n), 32);
+    std::vector<uint8_t> m(static_cast<size_t>(n));
+    for (int32_t i = 0; i < n; ++i) m[i] = i % 3 == 0 ? 0 : (i % 3 == 1 ? 1 : 7);
+    // out0 = (x < y) and not m; out1 = m ? x : y; out2 = (m xor x > 0) or m.
+    Elementwise ew{{n},
+                   {{0, 0, 0, {1}}, {0, 1, 0, {1}}, {3, 2, 0, {1}}},
+                   {{3, 3, 0, {1}, 5}, {0, 4, 0, {1}, 6}, {3, 5, 0, {1}, 10}},
+                   11,
+                   {{ScalarOp::lt, 0, 3, 0, 1}, {ScalarOp::not_, 3, 4, 2}, {ScalarOp::and_, 3, 5, 3, 4},
+                    {ScalarOp::select, 0, 6, 2, 0, 1}, {ScalarOp::const_, 0, 7, 0}, {ScalarOp::gt, 0, 8, 0, 7},
+                    {ScalarOp::xor_, 3, 9, 2, 8}, {ScalarOp::or_, 3, 10, 9, 2}}};
+    std::vector<uint8_t> b0[2], b2[2];
+    std::vector<float> f1[2];
+    bool compiled[2];
+    for (int jit : {0, 1}) {
+      cpu::set_jit_enabled(jit == 1);
+      std::vector<float> xs = x, ys = y;
+      std::vector<uint8_t> ms = m;
+      b0[jit].assign(static_cast<size_t>(n), 9);
+      b2[jit].assign(static_cast<size_t>(n), 9);
+      f1[jit].assign(static_cast<size_t>(n), -1.0f);
+      Program prog;
+      prog.step(1, ew.payload());
+      const std::vector<double> consts{0.0};
+      const cpu::Program decoded = cpu::decode_program(prog.code.data(), prog.code.size(), consts.data(), consts.size());
+      std::vector<BufferDesc> descs{desc(xs), desc(ys), desc(ms), desc(b0[jit]), desc(f1[jit]), desc(b2[jit])};
+      cpu::check_buffers(decoded, descs.data(), descs.size());
+      const auto& step = std::get<cpu::ElementwiseStep>(decoded.steps[0]);
+      cpu::run_elementwise(step, consts.data(), descs.data());
+      const std::shared_ptr<const cpu::JitKernel> k = std::atomic_load(&step.jit);
+      compiled[jit] = k != nullptr && k->compiled();
+    }
+    cpu::set_jit_enabled(true);
+    CHECK(!compiled[0]);
+    CHECK_EQ(compiled[1], possible);
+    CHECK(b0[0] == b0[1]);
+    CHECK(b2[0] == b2[1]);
+    for (int32_t i = 0; i < n; ++i) {
+      CHECK_EQ(bits(f1[0][i]), bits(f1[1][i]));
+      CHECK(b0[1][i] <= 1 && b2[1][i] <= 1);
+      CHECK_EQ(b0[1][i], static_cast<uint8_t>(x[i] < y[i] && m[i] == 0));
+      CHECK_EQ(bits(f1[1][i]), bits(m[i] != 0 ? x[i] : y[i]));
+    }
+  }
+}
