@@ -169,12 +169,7 @@ std::shared_ptr<const JitKernel> jit_kernel(const StepContext& ctx) {
   for (size_t o = 0; o < step.outputs.size() && layout.ndim == 1; ++o) {
     if ((ctx.streamed >> o & 1) && reinterpret_cast<uintptr_t>(ctx.bases[nin + o]) % 64 == 0) signature |= uint64_t{1} << (32 + o);
   }
-  std::shared_ptr<const JitKernel> k = std::atomic_load(&step.jit);
-  if (!k || k->signature() != signature) {
-    k = jit_compile(step, ctx.consts, signature);
-    std::atomic_store(&step.jit, k);
-  }
-  return k->compiled() ? k : nullptr;
+  return jit_kernel_for(step, ctx.consts, signature);
 }
 
 // Runs [start, end) with the JIT kernel, run by run; returns where it stopped: `end`, or the start of

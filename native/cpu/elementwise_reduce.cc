@@ -330,12 +330,7 @@ class Worker {
       if (step_[i] == 0) signature |= uint64_t{1} << i;
       else if (step_[i] != 1) return;
     }
-    std::shared_ptr<const JitKernel> k = std::atomic_load(&program->jit);
-    if (!k || k->signature() != signature) {
-      k = jit_compile(*program, consts_, signature);
-      std::atomic_store(&program->jit, k);
-    }
-    if (k->compiled()) jit_ = std::move(k);
+    jit_ = jit_kernel_for(*program, consts_, signature);
   }
 
   // Runs the program on n elements: operand op's elements start at off[op] with stride step_[op].

@@ -535,9 +535,7 @@ void* make_executable(const std::vector<uint8_t>& bytes, size_t& mapped) {
   return mem;
 }
 
-}  // namespace
-
-std::shared_ptr<const JitKernel> jit_compile(const ElementwiseStep& step, const double* consts, uint64_t signature) {
+std::shared_ptr<const JitKernel> compile_kernel(const ElementwiseStep& step, const double* consts, uint64_t signature) {
   auto none = std::make_shared<const JitKernel>(signature, nullptr, 0);
   Allocation al;
   if (!allocate(step, consts, signature & 0xffffffffu, al)) return none;
@@ -593,12 +591,26 @@ std::shared_ptr<const JitKernel> jit_compile(const ElementwiseStep& step, const 
   return std::make_shared<const JitKernel>(signature, code, mapped);
 }
 
+}  // namespace
+
 #else
 
-std::shared_ptr<const JitKernel> jit_compile(const ElementwiseStep&, const double*, uint64_t signature) {
+namespace {
+std::shared_ptr<const JitKernel> compile_kernel(const ElementwiseStep&, const double*, uint64_t signature) {
   return std::make_shared<const JitKernel>(signature, nullptr, 0);
 }
+}  // namespace
 
 #endif
+
+std::shared_ptr<const JitKernel> jit_kernel_for(const ElementwiseStep& step, const double* consts, uint64_t signature) {
+  // Two threads may both compile on a first run; the later store wins and both kernels are valid.
+  std::shared_ptr<const JitKernel> k = std::atomic_load(&step.jit);
+  if (!k || k->signature() != signature) {
+    k = compile_kernel(step, consts, signature);
+    std::atomic_store(&step.jit, k);
+  }
+  return k->compiled() ? k : nullptr;
+}
 
 }  // namespace metalgrad::cpu

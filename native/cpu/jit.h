@@ -46,8 +46,9 @@ constexpr int kJitMaxOperands = 10;
 bool jit_enabled();
 void set_jit_enabled(bool on);
 
-// Compiles `step` for `signature` (see JitKernel::signature); a kernel that is not compiled() when
-// the step has something the JIT does not handle, or executable memory is refused.
-std::shared_ptr<const JitKernel> jit_compile(const ElementwiseStep& step, const double* consts, uint64_t signature);
+// The kernel of `step` for `signature` (see JitKernel::signature), compiled on first use and cached
+// in step.jit (one signature at a time; any thread may call this), or nullptr when the step has
+// something the JIT does not handle or executable memory is refused.
+std::shared_ptr<const JitKernel> jit_kernel_for(const ElementwiseStep& step, const double* consts, uint64_t signature);
 
 }  // namespace metalgrad::cpu

@@ -139,24 +139,23 @@ class Assembler {
   // k = (a & b) != 0, lane by lane.
   void vptestmd(int k, int a, int b) { evex_rrr(k0F38, k66, 0x27, k, a, b); }
 
- private:
-  std::vector<uint8_t> code_;
-  struct PoolUse {
-    size_t disp_pos;   // where the rel32 displacement is
-    size_t end_pos;    // end of the instruction (after any immediate)
-    int32_t offset;    // pool offset
-  };
-
- public:
-  std::vector<PoolUse> pool_uses;
   // Patches every RIP-relative pool reference for a pool placed at code offset `pool_pos`.
   void link_pool(size_t pool_pos) {
-    for (const PoolUse& u : pool_uses) {
+    for (const PoolUse& u : pool_uses_) {
       const int64_t rel = static_cast<int64_t>(pool_pos) + u.offset - static_cast<int64_t>(u.end_pos);
       const int32_t r = static_cast<int32_t>(rel);
       std::memcpy(&code_[u.disp_pos], &r, 4);
     }
   }
+
+ private:
+  struct PoolUse {
+    size_t disp_pos;   // where the rel32 displacement is
+    size_t end_pos;    // end of the instruction (after any immediate)
+    int32_t offset;    // pool offset
+  };
+  std::vector<uint8_t> code_;
+  std::vector<PoolUse> pool_uses_;
 
  private:
   void byte(uint8_t b) { code_.push_back(b); }
@@ -180,7 +179,7 @@ class Assembler {
   void mem_modrm(int reg, const Mem& m, int imm_bytes) {
     if (m.rip) {
       modrm(0, reg, 5);
-      pool_uses.push_back({code_.size(), code_.size() + 4 + static_cast<size_t>(imm_bytes), m.disp});
+      pool_uses_.push_back({code_.size(), code_.size() + 4 + static_cast<size_t>(imm_bytes), m.disp});
       u32(0);
       return;
     }
